@@ -4,7 +4,9 @@
 #include "error.h"
 #include "xalloc.h"
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 struct arena_chunk {
@@ -68,4 +70,18 @@ char *arena_memdup0(struct arena *a, const void *p, size_t n)
 char *arena_strdup(struct arena *a, const char *s)
 {
     return arena_memdup0(a, s, strlen(s));
+}
+
+char *arena_printf(struct arena *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    GPTOSS_ASSERT(n >= 0);
+    char *s = arena_alloc(a, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
 }
