@@ -56,8 +56,8 @@ void tokenizer_destroy(struct tokenizer *tok); /* NULL is a no-op */
  * single-byte tokens of those bytes (the text between them is encoded normally). When
  * allow_special is true, occurrences of special-token names ("<|start|>", "<|reserved_200100|>",
  * and HF's "<|endofprompt|>") become their ids; otherwise they are ordinary text. */
-void tokenizer_encode(const struct tokenizer *tok, const char *text, size_t len,
-                      bool allow_special, struct idbuf *out);
+void tokenizer_encode(const struct tokenizer *tok, const char *text, size_t len, bool allow_special,
+                      struct idbuf *out);
 
 /* The bytes a token stands for: its BPE bytes, or its name for a special id. Returns NULL for an
  * id >= TOKENIZER_N_VOCAB. The pointer lives as long as the tokenizer. */
@@ -91,7 +91,7 @@ enum gptoss_status tokenizer_write_json(const struct tokenizer *tok, const char 
  * per maximal subpart, as in utf8.h). Caller-embedded; no allocation of its own. */
 struct tokenizer_stream {
     const struct tokenizer *tok;
-    bool skip_special;       /* drop special ids instead of writing their names */
+    bool skip_special;        /* drop special ids instead of writing their names */
     unsigned char pending[4]; /* an incomplete UTF-8 sequence awaiting its next bytes */
     size_t n_pending;
 };
