@@ -31,7 +31,8 @@ enum harmony_role {
     HARMONY_ROLE_TOOL,
 };
 
-const char *harmony_role_name(enum harmony_role role); /* "system", ..., "tool" */
+/* "system", ..., "tool"; NULL for a value outside the enum. */
+const char *harmony_role_name(enum harmony_role role);
 
 enum harmony_effort {
     HARMONY_EFFORT_LOW,
@@ -50,7 +51,7 @@ struct harmony_tool {
 };
 
 struct harmony_namespace {
-    const char *name; /* "functions", "browser", "python", ... */
+    const char *name;        /* "functions", "browser", "python", ... */
     const char *description; /* may be NULL */
     const struct harmony_tool *tools;
     size_t n_tools;
@@ -79,15 +80,16 @@ struct harmony_system {
 void harmony_system_init(struct harmony_system *sys);
 
 /* Content of a developer message (DeveloperContent): instructions and function tools, which
- * render as the "functions" namespace. */
+ * render as the "functions" namespace. n_functions == 0 renders no tools section at all. */
 struct harmony_developer {
     const char *instructions; /* may be NULL */
     const struct harmony_tool *functions;
     size_t n_functions;
 };
 
-/* One message. Exactly one of text / system / developer is set: system for role SYSTEM,
- * developer for role DEVELOPER, text otherwise. For role TOOL, `name` is the tool's name
+/* One message. At most one of text / system / developer is set: system only for role SYSTEM,
+ * developer only for role DEVELOPER, text for any role (harmony accepts plain-text system and
+ * developer messages); none set renders empty content. For role TOOL, `name` is the tool's name
  * ("functions.get_weather") and is required; for other roles it is an optional author name
  * rendered as "role:name". A content_type starting with "<|constrain|>" renders that marker as
  * its special token ("<|constrain|>json"). */
@@ -106,20 +108,23 @@ struct harmony_message {
  * next_role, {auto_drop_analysis}) does, appending to *out: every message, then <|start|> and
  * the next role. Fails with GPTOSS_ERR_INVALID_ARGUMENT (message naming the message index and
  * field) on a tool message without a name, content that does not match the role, or a
- * parameters_json that is not valid JSON. */
+ * parameters_json that is not valid JSON (jansson also refuses integers beyond 64-bit signed,
+ * which harmony would accept). Messages dropped as earlier analysis are not checked. On
+ * failure *out is left as it was. */
 enum gptoss_status harmony_render_conversation(const struct tokenizer *tok,
                                                const struct harmony_message *msgs, size_t n,
-                                               enum harmony_role next_role,
-                                               bool auto_drop_analysis, struct idbuf *out);
+                                               enum harmony_role next_role, bool auto_drop_analysis,
+                                               struct idbuf *out);
 
 /* Renders one message (harmony's render()), appending to *out. has_function_tools decides the
- * "Calls to these tools must go to the commentary channel" line of a system message. */
+ * "Calls to these tools must go to the commentary channel" line of a system message. On
+ * failure *out is left as it was. */
 enum gptoss_status harmony_render_message(const struct tokenizer *tok,
                                           const struct harmony_message *msg,
                                           bool has_function_tools, struct idbuf *out);
 
 /* The JSON-schema-to-TypeScript rendering used for tool parameters (exposed for tests).
- * Appends to *out. Fails on invalid JSON. */
+ * Appends to *out. Fails on invalid JSON, leaving *out as it was. */
 enum gptoss_status harmony_schema_to_typescript(const char *schema_json, struct buf *out);
 
 /* Stop ids for sampling an assistant turn: <|return|> and <|call|> (never <|end|>). */
