@@ -1,0 +1,328 @@
+/* gptoss.c — the gptoss command: flag parsing and subcommands over the public API.
+ *
+ * Each subcommand reads its flags, calls into libgptoss (include/gptoss.h) and prints the
+ * result; errors are printed here, once, as one line naming the flag, file or field at fault,
+ * with exit status 2 for usage errors and 1 for failures.
+ */
+#include "gptoss.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+    "usage: gptoss <command> [flags]\n"
+    "\n"
+    "commands:\n"
+    "  tokenize (--model DIR | --tokenizer FILE) [--chat] [--allow-special]\n"
+    "           [--date YYYY-MM-DD|none] [--reasoning-effort low|medium|high]\n"
+    "           [--model-identity TEXT] [--knowledge-cutoff TEXT]\n"
+    "      stdin text -> JSON array of token ids. With --chat, stdin is an OpenAI\n"
+    "      chat-completions request and the ids are its harmony prompt (the current-date\n"
+    "      line defaults to today; --date none leaves it out).\n"
+    "  detokenize (--model DIR | --tokenizer FILE)\n"
+    "      stdin JSON array of ids -> the exact bytes they stand for.\n"
+    "  convert-tokenizer --tokenizer FILE --out tokenizer.json\n"
+    "      writes a Hugging Face tokenizer.json for an o200k_harmony tokenizer.\n"
+    "  version\n"
+    "      prints the version.\n";
+
+static int fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int fail_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("gptoss: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n(run `gptoss help` for usage)\n", stderr);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+static int fail_status(const char *what)
+{
+    fprintf(stderr, "gptoss: %s: %s\n", what, gptoss_last_error());
+    return EXIT_FAILURE;
+}
+
+/* ---- Flags ----------------------------------------------------------------------------------- */
+
+struct flags {
+    const char *model;
+    const char *tokenizer;
+    const char *out;
+    const char *date;
+    const char *effort;
+    const char *identity;
+    const char *cutoff;
+    bool chat;
+    bool allow_special;
+};
+
+/* Parses argv[first..argc) into *f, accepting "--name value" and "--name=value". `allowed` lists
+ * the flags the subcommand takes, separated by spaces. */
+static int flags_parse(int argc, char **argv, int first, const char *allowed, struct flags *f)
+{
+    static const struct {
+        const char *name;
+        size_t offset; /* of a const char * field, or SIZE_MAX for booleans */
+        size_t bool_offset;
+    } table[] = {
+        {"--model", offsetof(struct flags, model), 0},
+        {"--tokenizer", offsetof(struct flags, tokenizer), 0},
+        {"--out", offsetof(struct flags, out), 0},
+        {"--date", offsetof(struct flags, date), 0},
+        {"--reasoning-effort", offsetof(struct flags, effort), 0},
+        {"--model-identity", offsetof(struct flags, identity), 0},
+        {"--knowledge-cutoff", offsetof(struct flags, cutoff), 0},
+        {"--chat", SIZE_MAX, offsetof(struct flags, chat)},
+        {"--allow-special", SIZE_MAX, offsetof(struct flags, allow_special)},
+    };
+    memset(f, 0, sizeof *f);
+    for (int i = first; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *eq = strchr(arg, '=');
+        size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+        size_t k;
+        for (k = 0; k < sizeof table / sizeof table[0]; k++)
+            if (strlen(table[k].name) == name_len && strncmp(arg, table[k].name, name_len) == 0)
+                break;
+        const char *hit =
+            k < sizeof table / sizeof table[0] ? strstr(allowed, table[k].name) : NULL;
+        bool whole = hit && (hit[name_len] == ' ' || hit[name_len] == '\0');
+        if (!whole)
+            return fail_usage("%s: unknown flag for `%s`", arg, argv[first - 1]);
+        if (table[k].offset == SIZE_MAX) {
+            if (eq)
+                return fail_usage("%s takes no value", table[k].name);
+            *(bool *)((char *)f + table[k].bool_offset) = true;
+            continue;
+        }
+        const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!value)
+            return fail_usage("%s needs a value", table[k].name);
+        *(const char **)((char *)f + table[k].offset) = value;
+    }
+    return 0;
+}
+
+/* Loads the tokenizer named by --model or --tokenizer. */
+static int load_tokenizer(const struct flags *f, struct gptoss_tokenizer **tok)
+{
+    if (f->model && f->tokenizer)
+        return fail_usage("give either --model or --tokenizer, not both");
+    const char *path = f->model ? f->model : f->tokenizer;
+    if (!path)
+        return fail_usage("no tokenizer: pass --model DIR or --tokenizer FILE");
+    if (gptoss_tokenizer_create(path, tok) != GPTOSS_OK)
+        return fail_status("cannot load the tokenizer");
+    return 0;
+}
+
+/* ---- I/O helpers ----------------------------------------------------------------------------- */
+
+static int read_stdin(char **data_out, size_t *len_out)
+{
+    size_t cap = 1 << 16, len = 0;
+    char *data = malloc(cap);
+    for (;;) {
+        if (!data) {
+            fprintf(stderr, "gptoss: out of memory reading stdin\n");
+            return EXIT_FAILURE;
+        }
+        size_t n = fread(data + len, 1, cap - len, stdin);
+        len += n;
+        if (n == 0) {
+            if (ferror(stdin)) {
+                fprintf(stderr, "gptoss: reading stdin: %s\n", strerror(errno));
+                free(data);
+                return EXIT_FAILURE;
+            }
+            break;
+        }
+        if (len == cap) {
+            cap *= 2;
+            char *bigger = realloc(data, cap);
+            if (!bigger)
+                free(data);
+            data = bigger;
+        }
+    }
+    *data_out = data;
+    *len_out = len;
+    return 0;
+}
+
+static void print_ids(const uint32_t *ids, size_t n)
+{
+    putchar('[');
+    for (size_t i = 0; i < n; i++)
+        printf(i ? ", %u" : "%u", ids[i]);
+    fputs("]\n", stdout);
+}
+
+/* ---- Subcommands ----------------------------------------------------------------------------- */
+
+static int cmd_tokenize(int argc, char **argv)
+{
+    struct flags f;
+    int rc = flags_parse(argc, argv, 2,
+                         "--model --tokenizer --chat --allow-special --date --reasoning-effort "
+                         "--model-identity --knowledge-cutoff",
+                         &f);
+    if (rc)
+        return rc;
+    if (!f.chat && (f.date || f.effort || f.identity || f.cutoff))
+        return fail_usage("--date, --reasoning-effort, --model-identity and --knowledge-cutoff "
+                          "apply to --chat only");
+    struct gptoss_chat_options opts;
+    gptoss_chat_options_init(&opts);
+    char today[16];
+    if (f.chat) {
+        if (f.effort) {
+            if (strcmp(f.effort, "low") == 0)
+                opts.default_effort = GPTOSS_REASONING_LOW;
+            else if (strcmp(f.effort, "medium") == 0)
+                opts.default_effort = GPTOSS_REASONING_MEDIUM;
+            else if (strcmp(f.effort, "high") == 0)
+                opts.default_effort = GPTOSS_REASONING_HIGH;
+            else
+                return fail_usage("--reasoning-effort must be low, medium or high, not \"%s\"",
+                                  f.effort);
+        }
+        if (!f.date) {
+            time_t now = time(NULL);
+            struct tm tm;
+            localtime_r(&now, &tm);
+            strftime(today, sizeof today, "%Y-%m-%d", &tm);
+            opts.current_date = today;
+        } else if (strcmp(f.date, "none") != 0) {
+            opts.current_date = f.date;
+        }
+        opts.model_identity = f.identity;
+        opts.knowledge_cutoff = f.cutoff;
+    }
+    struct gptoss_tokenizer *tok;
+    rc = load_tokenizer(&f, &tok);
+    if (rc)
+        return rc;
+    char *input;
+    size_t len;
+    rc = read_stdin(&input, &len);
+    if (rc) {
+        gptoss_tokenizer_destroy(tok);
+        return rc;
+    }
+    uint32_t *ids;
+    size_t n_ids;
+    enum gptoss_status st =
+        f.chat ? gptoss_chat_render(tok, input, len, &opts, &ids, &n_ids)
+               : gptoss_tokenizer_encode(tok, input, len, f.allow_special, &ids, &n_ids);
+    free(input);
+    gptoss_tokenizer_destroy(tok);
+    if (st != GPTOSS_OK)
+        return fail_status(f.chat ? "invalid chat request" : "tokenize");
+    print_ids(ids, n_ids);
+    gptoss_free(ids);
+    return 0;
+}
+
+static int cmd_detokenize(int argc, char **argv)
+{
+    struct flags f;
+    int rc = flags_parse(argc, argv, 2, "--model --tokenizer", &f);
+    if (rc)
+        return rc;
+    struct gptoss_tokenizer *tok;
+    rc = load_tokenizer(&f, &tok);
+    if (rc)
+        return rc;
+    json_error_t jerr;
+    json_t *arr = json_loadf(stdin, JSON_DECODE_ANY, &jerr);
+    if (!json_is_array(arr)) {
+        gptoss_tokenizer_destroy(tok);
+        json_decref(arr);
+        if (arr)
+            return fail_usage("stdin must be a JSON array of token ids");
+        return fail_usage("stdin is not JSON (line %d column %d: %s)", jerr.line, jerr.column,
+                          jerr.text);
+    }
+    size_t n = json_array_size(arr);
+    uint32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    for (size_t i = 0; ids && i < n; i++) {
+        json_t *v = json_array_get(arr, i);
+        json_int_t id = json_integer_value(v);
+        if (!json_is_integer(v) || id < 0 || id > (json_int_t)UINT32_MAX) {
+            free(ids);
+            json_decref(arr);
+            gptoss_tokenizer_destroy(tok);
+            return fail_usage("stdin[%zu] is not a token id", i);
+        }
+        ids[i] = (uint32_t)id;
+    }
+    json_decref(arr);
+    char *text = NULL;
+    size_t len = 0;
+    enum gptoss_status st =
+        ids ? gptoss_tokenizer_decode(tok, ids, n, &text, &len) : GPTOSS_ERR_NOMEM;
+    free(ids);
+    gptoss_tokenizer_destroy(tok);
+    if (st != GPTOSS_OK)
+        return fail_status("detokenize");
+    fwrite(text, 1, len, stdout);
+    gptoss_free(text);
+    return 0;
+}
+
+static int cmd_convert_tokenizer(int argc, char **argv)
+{
+    struct flags f;
+    int rc = flags_parse(argc, argv, 2, "--tokenizer --model --out", &f);
+    if (rc)
+        return rc;
+    if (!f.out)
+        return fail_usage("convert-tokenizer needs --out FILE");
+    struct gptoss_tokenizer *tok;
+    rc = load_tokenizer(&f, &tok);
+    if (rc)
+        return rc;
+    enum gptoss_status st = gptoss_tokenizer_write_json(tok, f.out);
+    gptoss_tokenizer_destroy(tok);
+    if (st != GPTOSS_OK)
+        return fail_status("convert-tokenizer");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return fail_usage("no command given");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "tokenize") == 0)
+        return cmd_tokenize(argc, argv);
+    if (strcmp(cmd, "detokenize") == 0)
+        return cmd_detokenize(argc, argv);
+    if (strcmp(cmd, "convert-tokenizer") == 0)
+        return cmd_convert_tokenizer(argc, argv);
+    if (strcmp(cmd, "serve") == 0) {
+        fprintf(stderr, "gptoss: serve: the HTTP server is not part of this version yet; "
+                        "tokenize, detokenize and convert-tokenizer are\n");
+        return EXIT_USAGE;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("gptoss %s\n", gptoss_version());
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    return fail_usage("unknown command \"%s\"", cmd);
+}

@@ -1,0 +1,36 @@
+"""Shared fixtures for the end-to-end tests: they drive the built `gptoss` binary.
+
+GPTOSS_BIN names the binary (default: build/gptoss in the repository); the tests never need
+torch or tiktoken, only the goldens committed under tests/data.
+"""
+import json
+import os
+import subprocess
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DATA = os.path.join(ROOT, "tests", "data")
+VOCAB = os.path.join(DATA, "tokenizer", "o200k_base.tiktoken")
+
+
+@pytest.fixture(scope="session")
+def gptoss_bin():
+    path = os.environ.get("GPTOSS_BIN", os.path.join(ROOT, "build", "gptoss"))
+    if not os.path.exists(path):
+        pytest.fail(f"{path} does not exist: build the project first (see README.md)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def run(gptoss_bin):
+    """Runs `gptoss ARGS` with bytes on stdin; returns the CompletedProcess."""
+    def _run(args, stdin=b""):
+        return subprocess.run([gptoss_bin, *args], input=stdin, capture_output=True, timeout=120)
+    return _run
+
+
+@pytest.fixture(scope="session")
+def tokenizer_goldens():
+    with open(os.path.join(DATA, "tokenizer", "goldens.json"), encoding="utf-8") as f:
+        return json.load(f)
