@@ -3,9 +3,9 @@
  * The merge rule is tiktoken's: start from single bytes and repeatedly merge the adjacent pair
  * whose concatenation has the lowest rank (the leftmost on ties) until no adjacent pair is a
  * token. A piece that is itself a token is emitted directly, which is what HF's
- * ignore_merges=true also does. Short pieces use a flat array scan (cache-friendly, and pieces
- * are a few bytes long in real text); long ones — runs of emoji or symbols, words thousands of
- * letters long — use a heap so the cost stays O(n log n) instead of tiktoken's O(n^2).
+ * ignore_merges=true also does. Short pieces use a flat array scan; longer ones — runs of
+ * spaces, emoji or symbols, words thousands of letters long — a min-tree, so the cost stays
+ * O(n log n) where tiktoken's is O(n^2).
  */
 #include "tokenizer_impl.h"
 
@@ -13,6 +13,13 @@
 #include <string.h>
 
 #define RANK_NONE UINT32_MAX
+
+static inline uint32_t tok_slot_id(const struct tokenizer *tok, const struct tok_slot *s)
+{
+    uint32_t id;
+    memcpy(&id, tok->blob + s->off - 4, 4);
+    return id;
+}
 
 /* ---- Hashing and maps ---------------------------------------------------------------------- */
 
@@ -40,25 +47,32 @@ uint64_t tok_hash(const void *data, size_t len)
 
 static inline const char *tok_key(const struct tokenizer *tok, uint32_t id, size_t *len)
 {
-    *len = tok->offsets[id + 1] - tok->offsets[id];
+    *len = tok->offsets[id + 1] - 4 - tok->offsets[id];
     return tok->blob + tok->offsets[id];
+}
+
+static inline uint32_t tok_tag(uint64_t h, size_t len)
+{
+    return (uint32_t)(h >> 40) << 8 | (uint32_t)(len < 255 ? len : 255);
 }
 
 uint32_t tok_map_find(const struct tok_map *m, const struct tokenizer *tok, const void *key,
                       size_t len)
 {
     uint64_t h = tok_hash(key, len);
-    uint32_t tag = (uint32_t)(h >> 32) << 8 | (uint32_t)(len < 255 ? len : 255);
+    uint32_t bit = (uint32_t)(h >> 20) & m->filter_mask;
+    if (!(m->filter[bit / 64] >> (bit % 64) & 1))
+        return UINT32_MAX;
+    uint32_t tag = tok_tag(h, len);
     for (uint32_t i = (uint32_t)h & m->mask;; i = (i + 1) & m->mask) {
         const struct tok_slot *s = &m->slots[i];
-        if (!s->id1)
+        if (!s->off)
             return UINT32_MAX;
-        if (s->tag == tag) {
-            size_t klen;
-            const char *k = tok_key(tok, s->id1 - 1, &klen);
-            if (klen == len && memcmp(k, key, len) == 0)
-                return s->id1 - 1;
-        }
+        /* The tag holds the length below 255; longer keys check it before comparing. */
+        if (s->tag == tag &&
+            (len < 255 || tok->offsets[tok_slot_id(tok, s) + 1] - 4 - s->off == len) &&
+            memcmp(tok->blob + s->off, key, len) == 0)
+            return tok_slot_id(tok, s);
     }
 }
 
@@ -70,6 +84,11 @@ enum gptoss_status tok_map_build(struct tok_map *m, const struct tokenizer *tok,
         cap *= 2;
     m->slots = xcalloc(cap, sizeof *m->slots);
     m->mask = cap - 1;
+    uint32_t bits = 1024;
+    while (bits < 20 * (last - first))
+        bits *= 2;
+    m->filter = xcalloc(bits / 64, sizeof *m->filter);
+    m->filter_mask = bits - 1;
     for (uint32_t id = first; id < last; id++) {
         size_t len;
         const char *key = tok_key(tok, id, &len);
@@ -78,10 +97,11 @@ enum gptoss_status tok_map_build(struct tok_map *m, const struct tokenizer *tok,
             return error_set(GPTOSS_ERR_FORMAT, "tokens %u and %u have the same bytes", dup, id);
         uint64_t h = tok_hash(key, len);
         uint32_t i = (uint32_t)h & m->mask;
-        while (m->slots[i].id1)
+        while (m->slots[i].off)
             i = (i + 1) & m->mask;
-        m->slots[i] =
-            (struct tok_slot){id + 1, (uint32_t)(h >> 32) << 8 | (uint32_t)(len < 255 ? len : 255)};
+        m->slots[i] = (struct tok_slot){tok->offsets[id], tok_tag(h, len)};
+        uint32_t bit = (uint32_t)(h >> 20) & m->filter_mask;
+        m->filter[bit / 64] |= 1ull << (bit % 64);
     }
     return GPTOSS_OK;
 }
@@ -89,7 +109,9 @@ enum gptoss_status tok_map_build(struct tok_map *m, const struct tokenizer *tok,
 void tok_map_free(struct tok_map *m)
 {
     free(m->slots);
+    free(m->filter);
     m->slots = NULL;
+    m->filter = NULL;
     m->mask = 0;
 }
 
@@ -111,9 +133,10 @@ static void bpe_emit(const struct tokenizer *tok, const unsigned char *p, size_t
     idbuf_push(out, id);
 }
 
-#define BPE_SHORT 128
+#define BPE_SHORT 16
 
-/* Flat version: parts are start[0..n_parts], rank[i] is the rank of part i merged with i+1. */
+/* Flat version for short pieces: parts are start[0..n_parts], rank[i] is the rank of part i
+ * merged with part i + 1, and each round scans for the lowest. */
 static void bpe_merge_short(const struct tokenizer *tok, const unsigned char *p, size_t len,
                             struct idbuf *out)
 {
@@ -150,118 +173,77 @@ static void bpe_merge_short(const struct tokenizer *tok, const unsigned char *p,
         bpe_emit(tok, p + start[i], start[i + 1] - start[i], out);
 }
 
-/* Heap version for long pieces. Parts form a linked list; the heap holds (rank, part start)
- * candidates, ordered so the lowest rank and then the leftmost part comes first, which is the
- * order the flat scan merges in. Stale entries (a part merged away or re-ranked since) are
- * skipped when popped. */
-struct bpe_part {
-    uint32_t start;
-    uint32_t next; /* index of the next live part; n for none */
-    uint32_t prev; /* UINT32_MAX for none */
-    uint32_t rank; /* rank of this part merged with next */
+/* Tree version for longer pieces (a long word, a run of spaces or emoji). A part is named by
+ * the byte it starts at; live parts form a linked list. A min-tree over the parts holds
+ * (rank << 32 | start) for each part merged with its successor, so the root is always the
+ * lowest rank and, among equal ranks, the leftmost part — the pair the flat scan would pick.
+ * A merge changes three leaves, each O(log n), where the flat scan pays O(n) per merge. */
+struct bpe_tree {
+    uint32_t *next; /* start of the next live part, or len */
+    uint32_t *prev; /* start of the previous live part, or UINT32_MAX */
+    uint64_t *node; /* (2 * size) min-tree; leaves at node[size + start] */
+    size_t size;
 };
 
-struct bpe_cand {
-    uint32_t rank;
-    uint32_t part;
-};
+#define BPE_DEAD UINT64_MAX
 
-static inline int bpe_cand_less(struct bpe_cand a, struct bpe_cand b)
+static void bpe_tree_set(struct bpe_tree *t, size_t leaf, uint64_t key)
 {
-    return a.rank < b.rank || (a.rank == b.rank && a.part < b.part);
-}
-
-static void bpe_heap_push(struct bpe_cand *heap, size_t *n, struct bpe_cand c)
-{
-    size_t i = (*n)++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!bpe_cand_less(c, heap[parent]))
-            break;
-        heap[i] = heap[parent];
-        i = parent;
+    size_t i = t->size + leaf;
+    t->node[i] = key;
+    for (i /= 2; i >= 1; i /= 2) {
+        uint64_t a = t->node[2 * i], b = t->node[2 * i + 1];
+        t->node[i] = a < b ? a : b;
     }
-    heap[i] = c;
 }
 
-static struct bpe_cand bpe_heap_pop(struct bpe_cand *heap, size_t *n)
+/* The key of part i merged with its successor. */
+static uint64_t bpe_tree_key(const struct tokenizer *tok, const unsigned char *p, size_t len,
+                             const struct bpe_tree *t, uint32_t i)
 {
-    struct bpe_cand top = heap[0];
-    struct bpe_cand last = heap[--*n];
-    size_t i = 0;
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= *n)
-            break;
-        if (child + 1 < *n && bpe_cand_less(heap[child + 1], heap[child]))
-            child++;
-        if (!bpe_cand_less(heap[child], last))
-            break;
-        heap[i] = heap[child];
-        i = child;
-    }
-    if (*n)
-        heap[i] = last;
-    return top;
-}
-
-static uint32_t bpe_part_rank(const struct tokenizer *tok, const unsigned char *p, size_t len,
-                              const struct bpe_part *parts, uint32_t i)
-{
-    uint32_t j = parts[i].next;
+    uint32_t j = t->next[i];
     if (j == len)
-        return RANK_NONE;
-    uint32_t end = parts[j].next == len ? (uint32_t)len : parts[parts[j].next].start;
-    return bpe_rank(tok, p + parts[i].start, end - parts[i].start);
+        return (uint64_t)RANK_NONE << 32 | i;
+    uint32_t end = t->next[j];
+    return (uint64_t)bpe_rank(tok, p + i, end - i) << 32 | i;
 }
 
 static void bpe_merge_long(const struct tokenizer *tok, const unsigned char *p, size_t len,
                            struct idbuf *out)
 {
-    /* Part i starts at byte i, so a part's index is also its start: the heap's tie-break on the
-     * index is a tie-break on position. */
-    struct bpe_part *parts = xmalloc(len * sizeof *parts);
-    struct bpe_cand *heap = xmalloc(3 * len * sizeof *heap);
-    size_t n_heap = 0;
+    struct bpe_tree t;
+    t.size = 1;
+    while (t.size < len)
+        t.size *= 2;
+    t.next = xmalloc(len * sizeof *t.next);
+    t.prev = xmalloc(len * sizeof *t.prev);
+    t.node = xmalloc(2 * t.size * sizeof *t.node);
     for (uint32_t i = 0; i < len; i++) {
-        parts[i].start = i;
-        parts[i].next = i + 1;
-        parts[i].prev = i ? i - 1 : UINT32_MAX;
+        t.next[i] = i + 1;
+        t.prev[i] = i ? i - 1 : UINT32_MAX;
     }
-    for (uint32_t i = 0; i < len; i++) {
-        parts[i].rank = bpe_part_rank(tok, p, len, parts, i);
-        if (parts[i].rank != RANK_NONE)
-            bpe_heap_push(heap, &n_heap, (struct bpe_cand){parts[i].rank, i});
+    for (size_t i = 0; i < t.size; i++)
+        t.node[t.size + i] = i < len ? bpe_tree_key(tok, p, len, &t, (uint32_t)i) : BPE_DEAD;
+    for (size_t i = t.size - 1; i >= 1; i--) {
+        uint64_t a = t.node[2 * i], b = t.node[2 * i + 1];
+        t.node[i] = a < b ? a : b;
     }
-    while (n_heap) {
-        struct bpe_cand c = bpe_heap_pop(heap, &n_heap);
-        struct bpe_part *a = &parts[c.part];
-        if (a->start == UINT32_MAX || a->rank != c.rank)
-            continue; /* stale */
-        uint32_t j = a->next;
-        a->next = parts[j].next;
-        if (a->next != len)
-            parts[a->next].prev = c.part;
-        parts[j].start = UINT32_MAX;
-        /* A re-ranked part covers more bytes than before, so its new rank differs from any
-         * entry of its still in the heap: the rank check above tells stale entries apart. */
-        a->rank = bpe_part_rank(tok, p, len, parts, c.part);
-        if (a->rank != RANK_NONE)
-            bpe_heap_push(heap, &n_heap, (struct bpe_cand){a->rank, c.part});
-        if (a->prev != UINT32_MAX) {
-            struct bpe_part *b = &parts[a->prev];
-            b->rank = bpe_part_rank(tok, p, len, parts, a->prev);
-            if (b->rank != RANK_NONE)
-                bpe_heap_push(heap, &n_heap, (struct bpe_cand){b->rank, a->prev});
-        }
-        GPTOSS_ASSERT(n_heap <= 3 * len);
+    while ((uint32_t)(t.node[1] >> 32) != RANK_NONE) {
+        uint32_t i = (uint32_t)t.node[1];
+        uint32_t j = t.next[i];
+        t.next[i] = t.next[j];
+        if (t.next[i] != len)
+            t.prev[t.next[i]] = i;
+        bpe_tree_set(&t, j, BPE_DEAD);
+        bpe_tree_set(&t, i, bpe_tree_key(tok, p, len, &t, i));
+        if (t.prev[i] != UINT32_MAX)
+            bpe_tree_set(&t, t.prev[i], bpe_tree_key(tok, p, len, &t, t.prev[i]));
     }
-    for (uint32_t i = 0; i != len; i = parts[i].next) {
-        uint32_t end = parts[i].next == len ? (uint32_t)len : parts[parts[i].next].start;
-        bpe_emit(tok, p + parts[i].start, end - parts[i].start, out);
-    }
-    free(heap);
-    free(parts);
+    for (uint32_t i = 0; i != len; i = t.next[i])
+        bpe_emit(tok, p + i, t.next[i] - i, out);
+    free(t.next);
+    free(t.prev);
+    free(t.node);
 }
 
 void bpe_encode_piece(const struct tokenizer *tok, const unsigned char *piece, size_t len,

@@ -76,6 +76,7 @@ void tokenizer_assemble(struct tokenizer *tok, const char *src, const uint32_t *
     buf_init(&blob);
     tok->offsets = xmalloc((TOKENIZER_N_VOCAB + 1) * sizeof *tok->offsets);
     for (uint32_t id = 0; id < TOKENIZER_N_VOCAB; id++) {
+        buf_append(&blob, &id, 4);
         tok->offsets[id] = (uint32_t)blob.len;
         if (id < TOKENIZER_N_ORDINARY) {
             buf_append(&blob, src + src_off[id], src_len[id]);
@@ -87,7 +88,7 @@ void tokenizer_assemble(struct tokenizer *tok, const char *src, const uint32_t *
             buf_puts(&blob, name);
         }
     }
-    tok->offsets[TOKENIZER_N_VOCAB] = (uint32_t)blob.len;
+    tok->offsets[TOKENIZER_N_VOCAB] = (uint32_t)blob.len + 4;
     tok->blob = buf_steal(&blob, NULL);
 }
 
@@ -290,7 +291,7 @@ const char *tokenizer_token_bytes(const struct tokenizer *tok, uint32_t id, size
         *len_out = 0;
         return NULL;
     }
-    *len_out = tok->offsets[id + 1] - tok->offsets[id];
+    *len_out = tok->offsets[id + 1] - 4 - tok->offsets[id];
     return tok->blob + tok->offsets[id];
 }
 

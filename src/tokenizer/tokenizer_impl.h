@@ -13,17 +13,22 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-/* Open-addressing map from byte strings (stored in a tokenizer's blob) to ids. A slot keeps 24
- * bits of the key's hash and its length, so a probe touches the blob only when both agree;
- * id + 1 == 0 marks an empty slot. */
+/* Open-addressing map from byte strings (stored in a tokenizer's blob) to ids. A slot keeps the
+ * key's place in the blob and 24 bits of its hash with its length, so a probe touches the blob
+ * only when both agree; the id sits in the 4 bytes before the key, on the cache line the key
+ * comparison has just loaded. off == 0 marks an empty slot (no key starts at 0). */
 struct tok_slot {
-    uint32_t id1; /* id + 1 */
-    uint32_t tag; /* high 24 bits of the hash | key length (< 256) */
+    uint32_t off; /* key bytes start at blob[off]; the id is at blob[off - 4] */
+    uint32_t tag; /* high 24 bits of the hash | key length (255 for longer keys) */
 };
 
 struct tok_map {
     struct tok_slot *slots;
     uint32_t mask;
+    /* A bit per key hash (about 20 bits per key): most BPE candidates are not tokens, and
+     * this filter, unlike the slots, stays in cache to say so. */
+    uint64_t *filter;
+    uint32_t filter_mask; /* bit count - 1 */
 };
 
 struct tokenizer {
