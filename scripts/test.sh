@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the whole test suite, from a fresh Debian machine to a verdict.
+#
+# Installs the build and test dependencies (apt-get, then pip into build/venv), builds a release
+# tree and an AddressSanitizer + UndefinedBehaviorSanitizer tree, and runs in both the C unit
+# tests (CTest) and the end-to-end tests (pytest) against the committed goldens, then checks
+# formatting. Exits non-zero on the first failure. .ci/run runs exactly this.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$GPTOSS_ROOT"
+
+gptoss_apt_install "${GPTOSS_APT_PACKAGES[@]}" "${GPTOSS_APT_TEST_PACKAGES[@]}"
+
+gptoss_build build Release
+python3 -m venv build/venv
+build/venv/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+
+echo "== unit tests (release)"
+ctest --test-dir build --output-on-failure
+echo "== end-to-end tests (release)"
+GPTOSS_BIN=build/gptoss build/venv/bin/python -m pytest -q tests/e2e
+
+echo "== unit and end-to-end tests under AddressSanitizer + UBSan"
+gptoss_build build-asan Debug -DGPTOSS_SANITIZE=address,undefined
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure
+ASAN_OPTIONS=detect_leaks=1 GPTOSS_BIN=build-asan/gptoss \
+    build/venv/bin/python -m pytest -q tests/e2e
+
+echo "== formatting (.clang-format)"
+git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror
+
+echo "== all tests passed"
