@@ -52,6 +52,12 @@ def to_messages(request, options):
     tools = request.get("tools") or []
     if request.get("tool_choice") == "none":
         tools = []
+    builtin = {t["type"] for t in tools}
+    if builtin & {"browser", "web_search", "web_search_preview"}:
+        system = system.with_browser_tool()
+    if builtin & {"python", "code_interpreter"}:
+        system = system.with_python_tool()
+    tools = [t for t in tools if t["type"] == "function"]
     messages = request["messages"]
     leading = 0
     while leading < len(messages) and messages[leading]["role"] in ("system", "developer"):

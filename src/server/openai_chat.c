@@ -71,8 +71,7 @@ static enum gptoss_status chat_content(struct chat_ctx *c, const json_t *content
     size_t i;
     const json_t *part;
     enum gptoss_status st = GPTOSS_OK;
-    json_array_foreach(content, i, part)
-    {
+    json_array_foreach (content, i, part) {
         const char *part_param = arena_printf(c->arena, "%s[%zu]", param, i);
         const char *type = json_string_value(json_object_get(part, "type"));
         const char *field = NULL;
@@ -122,9 +121,59 @@ static enum gptoss_status chat_effort(struct chat_ctx *c, const json_t *request,
     return GPTOSS_OK;
 }
 
-/* tools[] -> harmony function tools; tool_choice "none" leaves them out of the prompt. */
+/* The harmony built-in namespace a tool type names, or NULL for none. The Responses API's names
+ * are accepted too, as vLLM accepts them. */
+static const struct harmony_namespace *chat_builtin(const char *type)
+{
+    if (strcmp(type, "browser") == 0 || strcmp(type, "web_search") == 0 ||
+        strcmp(type, "web_search_preview") == 0)
+        return harmony_namespace_browser();
+    if (strcmp(type, "python") == 0 || strcmp(type, "code_interpreter") == 0)
+        return harmony_namespace_python();
+    return NULL;
+}
+
+/* One {"type": "function", "function": {...}} tool. */
+static enum gptoss_status chat_function(struct chat_ctx *c, const json_t *tool, const char *param,
+                                        struct harmony_tool *fn_out)
+{
+    const json_t *fn = json_object_get(tool, "function");
+    if (!json_is_object(fn))
+        return chat_fail(c, GPTOSS_ERR_INVALID_ARGUMENT,
+                         arena_printf(c->arena, "%s.function", param), "%s must be an object%s",
+                         NULL);
+    const char *name_param = arena_printf(c->arena, "%s.function.name", param);
+    enum gptoss_status st = chat_string(c, json_object_get(fn, "name"), name_param, &fn_out->name);
+    if (st != GPTOSS_OK)
+        return st;
+    if (!fn_out->name[0])
+        return chat_fail(c, GPTOSS_ERR_INVALID_ARGUMENT, name_param, "%s must not be empty%s",
+                         NULL);
+    const json_t *desc = json_object_get(fn, "description");
+    if (desc && !json_is_null(desc)) {
+        st = chat_string(c, desc, arena_printf(c->arena, "%s.function.description", param),
+                         &fn_out->description);
+        if (st != GPTOSS_OK)
+            return st;
+    }
+    const json_t *params = json_object_get(fn, "parameters");
+    if (params && !json_is_null(params)) {
+        if (!json_is_object(params))
+            return chat_fail(c, GPTOSS_ERR_INVALID_ARGUMENT,
+                             arena_printf(c->arena, "%s.function.parameters", param),
+                             "%s must be a JSON schema object%s", NULL);
+        char *text = json_dumps(params, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        GPTOSS_ASSERT(text);
+        fn_out->parameters_json = arena_strdup(c->arena, text);
+        free(text);
+    }
+    return GPTOSS_OK;
+}
+
+/* tools[] -> harmony function tools (developer message) and built-in namespaces (system
+ * message); tool_choice "none" leaves them all out of the prompt. */
 static enum gptoss_status chat_tools(struct chat_ctx *c, const json_t *request,
-                                     struct harmony_developer *dev)
+                                     struct openai_chat *chat)
 {
     const json_t *tools = json_object_get(request, "tools");
     const json_t *choice = json_object_get(request, "tool_choice");
@@ -138,52 +187,35 @@ static enum gptoss_status chat_tools(struct chat_ctx *c, const json_t *request,
                          NULL);
     if (json_is_string(choice) && strcmp(json_string_value(choice), "none") == 0)
         return GPTOSS_OK;
-    size_t n = json_array_size(tools);
+    size_t n = json_array_size(tools), n_fns = 0;
     struct harmony_tool *fns = arena_calloc(c->arena, n ? n : 1, sizeof *fns);
     size_t i;
     const json_t *tool;
-    json_array_foreach(tools, i, tool)
-    {
+    json_array_foreach (tools, i, tool) {
         const char *param = arena_printf(c->arena, "tools[%zu]", i);
         const char *type = json_string_value(json_object_get(tool, "type"));
-        const json_t *fn = json_object_get(tool, "function");
+        const struct harmony_namespace *builtin = type ? chat_builtin(type) : NULL;
+        if (builtin) {
+            size_t k = 0;
+            while (k < chat->system.n_namespaces && chat->builtin[k] != builtin)
+                k++;
+            if (k == chat->system.n_namespaces)
+                chat->builtin[chat->system.n_namespaces++] = builtin;
+            continue;
+        }
         if (!json_is_object(tool) || !type || strcmp(type, "function") != 0)
             return chat_fail(c, GPTOSS_ERR_INVALID_ARGUMENT, param,
-                             "%s must be {\"type\": \"function\", \"function\": {...}}%s", NULL);
-        if (!json_is_object(fn))
-            return chat_fail(c, GPTOSS_ERR_INVALID_ARGUMENT,
-                             arena_printf(c->arena, "%s.function", param), "%s must be an object%s",
+                             "%s must be {\"type\": \"function\", \"function\": {...}} or a "
+                             "built-in tool (browser, python)%s",
                              NULL);
-        enum gptoss_status st =
-            chat_string(c, json_object_get(fn, "name"),
-                        arena_printf(c->arena, "%s.function.name", param), &fns[i].name);
+        enum gptoss_status st = chat_function(c, tool, param, &fns[n_fns]);
         if (st != GPTOSS_OK)
             return st;
-        if (!fns[i].name[0])
-            return chat_fail(c, GPTOSS_ERR_INVALID_ARGUMENT,
-                             arena_printf(c->arena, "%s.function.name", param),
-                             "%s must not be empty%s", NULL);
-        const json_t *desc = json_object_get(fn, "description");
-        if (desc && !json_is_null(desc)) {
-            st = chat_string(c, desc, arena_printf(c->arena, "%s.function.description", param),
-                             &fns[i].description);
-            if (st != GPTOSS_OK)
-                return st;
-        }
-        const json_t *params = json_object_get(fn, "parameters");
-        if (params && !json_is_null(params)) {
-            if (!json_is_object(params))
-                return chat_fail(c, GPTOSS_ERR_INVALID_ARGUMENT,
-                                 arena_printf(c->arena, "%s.function.parameters", param),
-                                 "%s must be a JSON schema object%s", NULL);
-            char *text = json_dumps(params, JSON_COMPACT | JSON_REAL_PRECISION(17));
-            GPTOSS_ASSERT(text);
-            fns[i].parameters_json = arena_strdup(c->arena, text);
-            free(text);
-        }
+        n_fns++;
     }
-    dev->functions = fns;
-    dev->n_functions = n;
+    chat->developer.functions = fns;
+    chat->developer.n_functions = n_fns;
+    chat->system.namespaces = chat->builtin;
     return GPTOSS_OK;
 }
 
@@ -244,8 +276,7 @@ static enum gptoss_status chat_assistant(struct chat_ctx *c, const json_t *msg, 
     }
     size_t i;
     const json_t *call;
-    json_array_foreach(calls, i, call)
-    {
+    json_array_foreach (calls, i, call) {
         const char *cparam = arena_printf(c->arena, "%s.tool_calls[%zu]", param, i);
         const json_t *fn = json_object_get(call, "function");
         const char *type = json_string_value(json_object_get(call, "type"));
@@ -360,7 +391,7 @@ enum gptoss_status openai_chat_parse(const json_t *request, const struct openai_
     sys->effort = opts->default_effort;
     enum gptoss_status st = chat_effort(&c, request, &sys->effort);
     if (st == GPTOSS_OK)
-        st = chat_tools(&c, request, &chat->developer);
+        st = chat_tools(&c, request, chat);
     if (st != GPTOSS_OK)
         return st;
 
@@ -369,8 +400,8 @@ enum gptoss_status openai_chat_parse(const json_t *request, const struct openai_
     size_t cap = 2;
     size_t i;
     const json_t *msg;
-    json_array_foreach(messages, i, msg) cap +=
-        2 + json_array_size(json_object_get(msg, "tool_calls"));
+    json_array_foreach (messages, i, msg)
+        cap += 2 + json_array_size(json_object_get(msg, "tool_calls"));
     c.msgs = arena_calloc(arena, cap, sizeof *c.msgs);
     c.cap_msgs = cap;
 
@@ -382,8 +413,7 @@ enum gptoss_status openai_chat_parse(const json_t *request, const struct openai_
     struct buf instructions;
     buf_init(&instructions);
     bool leading = true;
-    json_array_foreach(messages, i, msg)
-    {
+    json_array_foreach (messages, i, msg) {
         const char *param = arena_printf(arena, "messages[%zu]", i);
         const char *role = json_string_value(json_object_get(msg, "role"));
         if (!json_is_object(msg) || !role) {

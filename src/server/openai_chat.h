@@ -6,7 +6,9 @@
  *
  *   harmony system      identity, knowledge cutoff, optional current date (from the options),
  *                       reasoning effort (request "reasoning_effort"; "minimal" counts as low),
- *                       the channels line
+ *                       the built-in browser / python tools when "tools" holds a tool of type
+ *                       "browser" (or "web_search", "web_search_preview") / "python" (or
+ *                       "code_interpreter"), the channels line
  *   harmony developer   leading "system"/"developer" messages as instructions (joined by a
  *                       blank line) and the request's function tools (omitted when
  *                       tool_choice is "none"); present when either exists
@@ -42,6 +44,7 @@ void openai_chat_options_init(struct openai_chat_options *opts);
 struct openai_chat {
     struct harmony_system system;
     struct harmony_developer developer;
+    const struct harmony_namespace *builtin[2]; /* the system message's browser / python */
     struct harmony_message *messages;
     size_t n_messages;
 };

@@ -74,8 +74,7 @@ static const char *tokenizer_json_split_pattern(const json_t *pre)
     const json_t *list = json_object_get(pre, "pretokenizers");
     size_t i;
     const json_t *item;
-    json_array_foreach(list, i, item)
-    {
+    json_array_foreach (list, i, item) {
         const char *pattern = tokenizer_json_split_pattern(item);
         if (pattern)
             return pattern;
@@ -103,8 +102,7 @@ static enum gptoss_status tokenizer_json_vocab(const json_t *vocab, const char *
     size_t key_len;
     json_t *value;
     void *tmp;
-    json_object_keylen_foreach_safe((json_t *)vocab, tmp, key, key_len, value)
-    {
+    json_object_keylen_foreach_safe ((json_t *)vocab, tmp, key, key_len, value) {
         json_int_t id = json_integer_value(value);
         if (!json_is_integer(value) || id < 0 || id >= TOKENIZER_N_ORDINARY)
             return error_set(GPTOSS_ERR_FORMAT, "%s: model.vocab[\"%.*s\"] is not an id in 0..%u",
@@ -131,8 +129,7 @@ static enum gptoss_status tokenizer_json_specials(const json_t *added, const cha
         return error_set(GPTOSS_ERR_FORMAT, "%s: added_tokens is not an array", path);
     size_t i;
     const json_t *item;
-    json_array_foreach(added, i, item)
-    {
+    json_array_foreach (added, i, item) {
         const json_t *jid = json_object_get(item, "id");
         const char *content = json_string_value(json_object_get(item, "content"));
         json_int_t id = json_integer_value(jid);

@@ -225,7 +225,7 @@ static void golden_load(json_t *jc, struct golden *g)
     idbuf_init(&g->ids);
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(jc, "tokens"), i, v)
+    json_array_foreach (json_object_get(jc, "tokens"), i, v)
         idbuf_push(&g->ids, (uint32_t)json_integer_value(v));
     assert_non_null(g->name);
     assert_true(json_is_array(g->messages));
@@ -259,8 +259,7 @@ static void test_goldens(void **state)
     struct collector c = {0};
     size_t i;
     json_t *jc;
-    json_array_foreach(cases, i, jc)
-    {
+    json_array_foreach (cases, i, jc) {
         struct golden g;
         golden_load(jc, &g);
         run(&c, g.ids.data, g.ids.len, g.assistant_started);
@@ -294,8 +293,7 @@ static void test_truncations(void **state)
     struct collector c = {0};
     size_t i;
     json_t *jc;
-    json_array_foreach(cases, i, jc)
-    {
+    json_array_foreach (cases, i, jc) {
         struct golden g;
         golden_load(jc, &g);
         for (size_t len = 0; len <= g.ids.len; len++) {
@@ -371,8 +369,7 @@ static void test_shuffled_goldens(void **state)
     struct idbuf ids = {0};
     size_t i;
     json_t *jc;
-    json_array_foreach(cases, i, jc)
-    {
+    json_array_foreach (cases, i, jc) {
         struct golden g;
         golden_load(jc, &g);
         for (int round = 0; round < 200; round++) {

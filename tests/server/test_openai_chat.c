@@ -54,8 +54,7 @@ static void test_goldens(void **state)
     assert_true(json_array_size(goldens) >= 30);
     size_t i;
     json_t *g;
-    json_array_foreach(goldens, i, g)
-    {
+    json_array_foreach (goldens, i, g) {
         const char *name = json_string_value(json_object_get(g, "name"));
         const json_t *o = json_object_get(g, "options");
         struct openai_chat_options opts;
@@ -131,7 +130,7 @@ static void test_rejects_malformed_requests(void **state)
          GPTOSS_ERR_INVALID_ARGUMENT, "reasoning_effort", "low"},
         {"{\"tools\": {}, \"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}",
          GPTOSS_ERR_INVALID_ARGUMENT, "tools", "array"},
-        {"{\"tools\": [{\"type\": \"web_search\"}], \"messages\": [{\"role\": \"user\", "
+        {"{\"tools\": [{\"type\": \"file_search\"}], \"messages\": [{\"role\": \"user\", "
          "\"content\": \"x\"}]}",
          GPTOSS_ERR_INVALID_ARGUMENT, "tools[0]", "function"},
         {"{\"tools\": [{\"type\": \"function\", \"function\": {}}], \"messages\": [{\"role\": "

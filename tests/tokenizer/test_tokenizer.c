@@ -91,8 +91,7 @@ static void check_corpus(const struct tokenizer *tok)
     size_t i;
     json_t *file;
     size_t n_bytes = 0;
-    json_array_foreach(json_object_get(goldens, "files"), i, file)
-    {
+    json_array_foreach (json_object_get(goldens, "files"), i, file) {
         const char *name = json_string_value(json_object_get(file, "name"));
         size_t len;
         char *text = read_corpus(name, &len);
@@ -149,8 +148,7 @@ static void test_special_cases(void **state)
     (void)state;
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(goldens, "special_cases"), i, c)
-    {
+    json_array_foreach (json_object_get(goldens, "special_cases"), i, c) {
         const json_t *text = json_object_get(c, "text");
         struct idbuf ids;
         idbuf_init(&ids);
@@ -231,8 +229,7 @@ static void test_stream_decoder(void **state)
     (void)state;
     size_t i;
     json_t *file;
-    json_array_foreach(json_object_get(goldens, "files"), i, file)
-    {
+    json_array_foreach (json_object_get(goldens, "files"), i, file) {
         const json_t *want = json_object_get(file, "ids");
         struct buf whole, streamed, piece;
         buf_init(&whole);
@@ -242,8 +239,7 @@ static void test_stream_decoder(void **state)
         tokenizer_stream_init(&s, tok_tiktoken, false);
         size_t k;
         json_t *v;
-        json_array_foreach(want, k, v)
-        {
+        json_array_foreach (want, k, v) {
             uint32_t id = (uint32_t)json_integer_value(v);
             size_t len;
             const char *b = tokenizer_token_bytes(tok_tiktoken, id, &len);
