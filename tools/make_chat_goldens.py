@@ -6,23 +6,14 @@ src/server/openai_chat.h (written out again here, independently of the C code), 
 with render_conversation_for_completion(conversation, Role.ASSISTANT). The output,
 tests/data/harmony/chat_goldens.json, is what `gptoss tokenize --chat` must reproduce id for id.
 
-The vocabulary is read offline: TIKTOKEN_ENCODINGS_BASE is pointed at the folder holding
-o200k_base.tiktoken (tests/data/tokenizer) unless it is already set.
+The vocabulary is read offline from tests/data/tokenizer (tools/harmony_offline.py).
 """
 import argparse
 import json
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_encoding():
-    if "TIKTOKEN_ENCODINGS_BASE" not in os.environ:
-        os.environ["TIKTOKEN_ENCODINGS_BASE"] = os.path.join(ROOT, "tests", "data", "tokenizer")
-    from openai_harmony import HarmonyEncodingName, load_harmony_encoding
-
-    return load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)
+from harmony_offline import ROOT, harmony_encoding
 
 
 def content_text(content):
@@ -126,7 +117,7 @@ def main():
 
     from openai_harmony import Conversation, Role
 
-    enc = load_encoding()
+    enc = harmony_encoding()
     cases = json.load(open(args.cases, encoding="utf-8"))
     goldens = []
     for case in cases:

@@ -10,7 +10,7 @@ same way through parse_messages_from_completion_tokens(); cases marked strict=Tr
 identically in harmony's strict and non-strict modes, strict=False cases only in non-strict mode.
 
 Usage: tools/make_parser_goldens.py  (needs the openai-harmony package; the vocabulary is read
-offline from TIKTOKEN_ENCODINGS_BASE, which defaults to tests/data/tokenizer or /work/shared/data)
+offline from tests/data/tokenizer, see tools/harmony_offline.py)
 """
 import base64
 import json
@@ -20,16 +20,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "data", "harmony", "parser_goldens.json")
 
-
-def vocab_dir():
-    for d in (os.path.join(ROOT, "tests", "data", "tokenizer"), "/work/shared/data"):
-        if os.path.exists(os.path.join(d, "o200k_base.tiktoken")):
-            return d
-    sys.exit("o200k_base.tiktoken not found; set TIKTOKEN_ENCODINGS_BASE")
-
-
-if not os.environ.get("TIKTOKEN_ENCODINGS_BASE"):
-    os.environ["TIKTOKEN_ENCODINGS_BASE"] = vocab_dir()
+import harmony_offline  # noqa: E402,F401  (before openai_harmony: offline vocabulary)
 
 from openai_harmony import (  # noqa: E402
     Author,

@@ -20,7 +20,7 @@ Case format (every key but "name" and "messages" optional):
 A system key that is absent keeps harmony's default; null removes that part.
 
 Usage: tools/make_render_goldens.py  (needs the openai-harmony package; the vocabulary is read
-offline from TIKTOKEN_ENCODINGS_BASE, which defaults to tests/data/tokenizer or /work/shared/data)
+offline from tests/data/tokenizer, see tools/harmony_offline.py)
 """
 import importlib.metadata
 import json
@@ -31,16 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CASES = os.path.join(ROOT, "tests", "data", "harmony", "render_cases.json")
 OUT = os.path.join(ROOT, "tests", "data", "harmony", "render_goldens.json")
 
-
-def vocab_dir():
-    for d in (os.path.join(ROOT, "tests", "data", "tokenizer"), "/work/shared/data"):
-        if os.path.exists(os.path.join(d, "o200k_base.tiktoken")):
-            return d
-    sys.exit("o200k_base.tiktoken not found; set TIKTOKEN_ENCODINGS_BASE")
-
-
-if not os.environ.get("TIKTOKEN_ENCODINGS_BASE"):
-    os.environ["TIKTOKEN_ENCODINGS_BASE"] = vocab_dir()
+import harmony_offline  # noqa: E402,F401  (before openai_harmony: offline vocabulary)
 
 from openai_harmony import (  # noqa: E402
     Author,

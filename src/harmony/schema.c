@@ -198,6 +198,25 @@ static void schema_ts_nullable(const json_t *schema, size_t indent, struct buf *
         buf_puts(out, " | null");
 }
 
+/* The trailing " // DESC default: VALUE" of a oneOf variant, when it has either. enum_bare is
+ * put_default's: harmony prints an enum's string default bare inside properties only. */
+static void put_variant_comment(struct buf *out, const json_t *variant, const char *desc,
+                                bool enum_bare)
+{
+    const json_t *def = get(variant, "default");
+    if (!desc && !def)
+        return;
+    buf_puts(out, " // ");
+    if (desc)
+        buf_puts(out, desc);
+    if (desc && def)
+        buf_putc(out, ' ');
+    if (def) {
+        buf_puts(out, "default: ");
+        put_default(out, variant, def, enum_bare);
+    }
+}
+
 /* A oneOf that is the whole schema: each variant on a new line as " | T", with its description
  * and default as a trailing comment. */
 static void schema_ts_one_of(const json_t *variants, size_t indent, struct buf *out)
@@ -208,19 +227,7 @@ static void schema_ts_one_of(const json_t *variants, size_t indent, struct buf *
         put_indent(out, indent);
         buf_puts(out, " | ");
         schema_ts_nullable(variant, indent + 3, out);
-        const char *desc = get_str(variant, "description");
-        const json_t *def = get(variant, "default");
-        if (desc || def) {
-            buf_puts(out, " // ");
-            if (desc)
-                buf_puts(out, desc);
-            if (desc && def)
-                buf_putc(out, ' ');
-            if (def) {
-                buf_puts(out, "default: ");
-                put_default(out, variant, def, false);
-            }
-        }
+        put_variant_comment(out, variant, get_str(variant, "description"), false);
     }
 }
 
@@ -256,18 +263,7 @@ static void schema_ts_one_of_property(const char *key, bool required, const json
             desc = NULL;
         if (desc && prop_desc && strcmp(desc, prop_desc) == 0)
             desc = NULL;
-        const json_t *vdef = get(variant, "default");
-        if (desc || vdef) {
-            buf_puts(out, " // ");
-            if (desc)
-                buf_puts(out, desc);
-            if (desc && vdef)
-                buf_putc(out, ' ');
-            if (vdef) {
-                buf_puts(out, "default: ");
-                put_default(out, variant, vdef, true);
-            }
-        }
+        put_variant_comment(out, variant, desc, true);
         buf_putc(out, '\n');
     }
     put_indent(out, indent);
