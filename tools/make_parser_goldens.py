@@ -15,7 +15,6 @@ offline from tests/data/tokenizer, see tools/harmony_offline.py)
 import base64
 import json
 import os
-import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "data", "harmony", "parser_goldens.json")
