@@ -139,7 +139,8 @@ enum harmony_event_type {
 };
 
 /* A parsed header. Strings are NUL-terminated and owned by the parser; they stay valid until the
- * next harmony_parser_push/finish/destroy call. NULL means absent. */
+ * next harmony_parser_push/finish/destroy call. NULL means absent; a field may also be present
+ * but empty (a bare "to=" gives recipient ""). */
 struct harmony_header {
     enum harmony_role role;
     const char *name;         /* tool author name, e.g. "functions.get_weather" */
@@ -153,7 +154,9 @@ struct harmony_event {
     const struct harmony_header *header; /* the message the event belongs to */
     const char *text;                    /* CONTENT: the delta; not NUL-terminated */
     size_t text_len;
-    uint32_t end_token; /* MESSAGE_END: <|end|>, <|return|> or <|call|>; 0 if cut short */
+    uint32_t end_token; /* MESSAGE_END: <|end|>, <|return|> or <|call|>; 0 when the message
+                         * was cut short (end of generation, or a <|start|> / <|channel|> that
+                         * began the next message without a terminator) */
 };
 
 struct harmony_parser;
