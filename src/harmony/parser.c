@@ -79,8 +79,10 @@ struct harmony_parser {
     struct harmony_header header;
     struct buf name, recipient, channel, content_type;
 
-    unsigned char pending[4]; /* a character split across tokens; at most 3 held between ids */
-    size_t n_pending;
+    /* Content decoding: holds a character split across tokens; special ids are never pushed,
+     * so one inside a character leaves its bytes waiting rather than breaking them. */
+    struct tokenizer_stream stream;
+    struct buf decoded; /* scratch for the stream's output */
 
     struct buf work[2];        /* header text during parsing */
     struct parser_span *words; /* the header's words, offsets into the parsed text */
@@ -206,52 +208,20 @@ static void parser_content(struct harmony_parser *p, const void *s, size_t n)
     buf_append(&p->text, s, n);
 }
 
-/* Streams the bytes of one content token: complete characters go out, each ill-formed maximal
- * subpart becomes U+FFFD, and a valid but incomplete tail waits in p->pending for the next id. */
-static void parser_content_bytes(struct harmony_parser *p, const unsigned char *s, size_t n)
+/* Streams one ordinary content id: complete characters go out, each ill-formed maximal subpart
+ * becomes U+FFFD, and a valid but incomplete tail waits for the next id. */
+static void parser_content_token(struct harmony_parser *p, uint32_t id)
 {
-    size_t i = 0;
-    uint32_t cp;
-    while (p->n_pending > 0 && i < n) {
-        p->pending[p->n_pending++] = s[i];
-        int k = utf8_next(p->pending, p->n_pending, &cp);
-        if (k > 0) {
-            parser_content(p, p->pending, p->n_pending);
-            p->n_pending = 0;
-            i++;
-        } else if (k == 0) {
-            i++;
-        } else {
-            /* The held bytes were a valid prefix, so only the new byte can be wrong: the held
-             * ones form the subpart and the new byte starts afresh. */
-            parser_content(p, UTF8_REPLACEMENT, 3);
-            p->n_pending = 0;
-        }
-    }
-    while (i < n) {
-        size_t ok = utf8_valid_prefix(s + i, n - i);
-        parser_content(p, s + i, ok);
-        i += ok;
-        if (i >= n)
-            break;
-        int k = utf8_next(s + i, n - i, &cp);
-        if (k == 0) {
-            GPTOSS_ASSERT(n - i < sizeof p->pending);
-            memcpy(p->pending, s + i, n - i);
-            p->n_pending = n - i;
-            break;
-        }
-        parser_content(p, UTF8_REPLACEMENT, 3);
-        i += (size_t)-k;
-    }
+    buf_reset(&p->decoded);
+    tokenizer_stream_push(&p->stream, id, &p->decoded);
+    parser_content(p, p->decoded.data, p->decoded.len);
 }
 
 static void parser_end_message(struct harmony_parser *p, uint32_t end_token)
 {
-    if (p->n_pending > 0) {
-        parser_content(p, UTF8_REPLACEMENT, 3);
-        p->n_pending = 0;
-    }
+    buf_reset(&p->decoded);
+    tokenizer_stream_flush(&p->stream, &p->decoded);
+    parser_content(p, p->decoded.data, p->decoded.len);
     parser_emit(p, HARMONY_EVENT_MESSAGE_END)->end_token = end_token;
     p->state = PARSER_EXPECT_START;
 }
@@ -401,7 +371,7 @@ static void parser_start_message(struct harmony_parser *p)
     parser_parse_header(p, false, NULL);
     parser_emit(p, HARMONY_EVENT_MESSAGE_START);
     p->state = PARSER_CONTENT;
-    p->n_pending = 0;
+    tokenizer_stream_init(&p->stream, p->tok, /*skip_special=*/true);
 }
 
 /* A header that will never see <|message|>: its words become the content of a message, which
@@ -419,7 +389,7 @@ static void parser_header_as_content(struct harmony_parser *p, bool end, uint32_
     parser_content(p, words.data, words.len);
     buf_deinit(&words);
     p->state = PARSER_CONTENT;
-    p->n_pending = 0;
+    tokenizer_stream_init(&p->stream, p->tok, /*skip_special=*/true);
     if (end)
         parser_end_message(p, end_token);
 }
@@ -457,7 +427,7 @@ static void parser_step(struct harmony_parser *p, uint32_t id)
             parser_implicit_message(p);
         } else if (!special) {
             parser_implicit_message(p);
-            parser_content_bytes(p, (const unsigned char *)bytes, n);
+            parser_content_token(p, id);
         }
         break;
     case PARSER_HEADER:
@@ -485,7 +455,7 @@ static void parser_step(struct harmony_parser *p, uint32_t id)
             parser_open_header(p, true);
             parser_header_append(p, bytes, n);
         } else if (!special) {
-            parser_content_bytes(p, (const unsigned char *)bytes, n);
+            parser_content_token(p, id);
         }
         break;
     }
@@ -517,6 +487,7 @@ enum gptoss_status harmony_parser_create(const struct tokenizer *tok, bool assis
     GPTOSS_ASSERT(tok && parser_out);
     struct harmony_parser *p = xcalloc(1, sizeof *p);
     p->tok = tok;
+    tokenizer_stream_init(&p->stream, tok, /*skip_special=*/true);
     p->header.role = HARMONY_ROLE_ASSISTANT;
     if (assistant_started)
         parser_open_header(p, true);
@@ -538,6 +509,7 @@ void harmony_parser_destroy(struct harmony_parser *p)
     buf_deinit(&p->work[0]);
     buf_deinit(&p->work[1]);
     buf_deinit(&p->text);
+    buf_deinit(&p->decoded);
     free(p->words);
     free(p);
 }
