@@ -234,44 +234,61 @@ static int cmd_tokenize(int argc, char **argv)
     return 0;
 }
 
+/* Reads stdin as a JSON array of token ids into a malloc'd array. */
+static int read_stdin_ids(uint32_t **ids_out, size_t *n_out)
+{
+    json_error_t jerr;
+    json_t *arr = json_loadf(stdin, JSON_DECODE_ANY, &jerr);
+    if (!arr)
+        return fail_usage("stdin is not JSON (line %d column %d: %s)", jerr.line, jerr.column,
+                          jerr.text);
+    int rc = 0;
+    size_t n = json_array_size(arr);
+    uint32_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!json_is_array(arr)) {
+        rc = fail_usage("stdin must be a JSON array of token ids");
+    } else if (!ids) {
+        fprintf(stderr, "gptoss: out of memory reading %zu ids\n", n);
+        rc = EXIT_FAILURE;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        json_t *v = json_array_get(arr, i);
+        json_int_t id = json_integer_value(v);
+        if (!json_is_integer(v) || id < 0 || id > (json_int_t)UINT32_MAX)
+            rc = fail_usage("stdin[%zu] is not a token id", i);
+        else
+            ids[i] = (uint32_t)id;
+    }
+    json_decref(arr);
+    if (rc) {
+        free(ids);
+        return rc;
+    }
+    *ids_out = ids;
+    *n_out = n;
+    return 0;
+}
+
 static int cmd_detokenize(int argc, char **argv)
 {
     struct flags f;
     int rc = flags_parse(argc, argv, 2, "--model --tokenizer", &f);
     if (rc)
         return rc;
-    struct gptoss_tokenizer *tok;
-    rc = load_tokenizer(&f, &tok);
+    uint32_t *ids = NULL;
+    size_t n = 0;
+    rc = read_stdin_ids(&ids, &n);
     if (rc)
         return rc;
-    json_error_t jerr;
-    json_t *arr = json_loadf(stdin, JSON_DECODE_ANY, &jerr);
-    if (!json_is_array(arr)) {
-        gptoss_tokenizer_destroy(tok);
-        json_decref(arr);
-        if (arr)
-            return fail_usage("stdin must be a JSON array of token ids");
-        return fail_usage("stdin is not JSON (line %d column %d: %s)", jerr.line, jerr.column,
-                          jerr.text);
+    struct gptoss_tokenizer *tok;
+    rc = load_tokenizer(&f, &tok);
+    if (rc) {
+        free(ids);
+        return rc;
     }
-    size_t n = json_array_size(arr);
-    uint32_t *ids = malloc((n ? n : 1) * sizeof *ids);
-    for (size_t i = 0; ids && i < n; i++) {
-        json_t *v = json_array_get(arr, i);
-        json_int_t id = json_integer_value(v);
-        if (!json_is_integer(v) || id < 0 || id > (json_int_t)UINT32_MAX) {
-            free(ids);
-            json_decref(arr);
-            gptoss_tokenizer_destroy(tok);
-            return fail_usage("stdin[%zu] is not a token id", i);
-        }
-        ids[i] = (uint32_t)id;
-    }
-    json_decref(arr);
     char *text = NULL;
     size_t len = 0;
-    enum gptoss_status st =
-        ids ? gptoss_tokenizer_decode(tok, ids, n, &text, &len) : GPTOSS_ERR_NOMEM;
+    enum gptoss_status st = gptoss_tokenizer_decode(tok, ids, n, &text, &len);
     free(ids);
     gptoss_tokenizer_destroy(tok);
     if (st != GPTOSS_OK)
