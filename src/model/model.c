@@ -1,0 +1,183 @@
+/* model.c — a loaded model: config, weights, RoPE table, f32 copies of the sinks, the paged KV
+ * memory and the activation scratch that forward steps reuse.
+ *
+ * Loading builds everything into locals and hands the finished struct over at the end; the
+ * `fail:` path frees only what is still local. The KV cache is allocated separately, by whoever
+ * decides how many blocks there are (the engine from --kv-cache-memory, the CLI for one prompt).
+ */
+#include "model/model.h"
+#include "model/model_internal.h"
+
+#include "base/error.h"
+#include "base/xalloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static enum gptoss_status sinks_to_f32(const struct model_config *config,
+                                       const struct model_weights *weights, float **sinks_out)
+{
+    size_t n = (size_t)config->n_layers * config->n_heads;
+    float *sinks = xmalloc(n * sizeof(*sinks));
+    for (uint32_t l = 0; l < config->n_layers; l++)
+        for (uint32_t h = 0; h < config->n_heads; h++)
+            sinks[(size_t)l * config->n_heads + h] = tensor_get_f32(&weights->layers[l].sinks, h);
+    *sinks_out = sinks;
+    return GPTOSS_OK;
+}
+
+enum gptoss_status model_load(const char *dir, const struct model_options *options,
+                              struct model **model_out)
+{
+    *model_out = NULL;
+    struct model *model = xcalloc(1, sizeof(*model));
+    enum gptoss_status st = model_config_load(dir, &model->config);
+    if (st != GPTOSS_OK)
+        goto fail;
+    st = model_weights_load(dir, &model->config, options ? options->progress : NULL,
+                            &model->weights);
+    if (st != GPTOSS_OK)
+        goto fail;
+    model->ops = backend_cpu_ref();
+    rope_init(&model->rope, &model->config.rope);
+    st = sinks_to_f32(&model->config, model->weights, &model->sinks);
+    if (st != GPTOSS_OK)
+        goto fail;
+    model->kv = xcalloc(model->config.n_layers, sizeof(*model->kv));
+    *model_out = model;
+    return GPTOSS_OK;
+fail:
+    model_destroy(model);
+    return st;
+}
+
+static void scratch_free(struct model_scratch *s)
+{
+    float **bufs[] = {&s->x,      &s->xn,     &s->q,      &s->k,        &s->v,
+                      &s->attn,   &s->proj,   &s->router, &s->expert_w, &s->moe_out,
+                      &s->rows_x, &s->rows_u, &s->rows_a, &s->rows_y};
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
+        free(*bufs[i]);
+        *bufs[i] = NULL;
+    }
+    free(s->expert_idx);
+    free(s->rows_token);
+    free(s->rows_slot);
+    free(s->expert_count);
+    free(s->expert_start);
+    memset(s, 0, sizeof(*s));
+}
+
+static void kv_free(struct model *model)
+{
+    for (uint32_t l = 0; model->kv && l < model->config.n_layers; l++) {
+        free(model->kv[l].k);
+        free(model->kv[l].v);
+        model->kv[l] = (struct kv_layer){0};
+    }
+    memset(model->kv_blocks, 0, sizeof(model->kv_blocks));
+}
+
+void model_destroy(struct model *model)
+{
+    if (!model)
+        return;
+    kv_free(model);
+    free(model->kv);
+    scratch_free(&model->scratch);
+    free(model->sinks);
+    model_weights_destroy(model->weights);
+    free(model);
+}
+
+const struct model_config *model_config(const struct model *model)
+{
+    return &model->config;
+}
+
+const struct model_weights *model_weights(const struct model *model)
+{
+    return model->weights;
+}
+
+enum kv_group model_layer_group(const struct model *model, uint32_t layer)
+{
+    return model->config.layer_sliding[layer] ? KV_GROUP_SLIDING : KV_GROUP_FULL;
+}
+
+uint64_t model_kv_block_bytes(const struct model *model, enum kv_group group)
+{
+    uint64_t per_layer =
+        2ull * KV_BLOCK_SIZE * model->config.n_kv_heads * model->config.head_dim * sizeof(float);
+    uint64_t n = 0;
+    for (uint32_t l = 0; l < model->config.n_layers; l++)
+        n += model_layer_group(model, l) == group ? per_layer : 0;
+    return n;
+}
+
+enum gptoss_status model_kv_alloc(struct model *model, const uint32_t n_blocks[KV_N_GROUPS])
+{
+    kv_free(model);
+    size_t row = (size_t)model->config.n_kv_heads * model->config.head_dim;
+    for (uint32_t l = 0; l < model->config.n_layers; l++) {
+        uint32_t nb = n_blocks[model_layer_group(model, l)];
+        if (nb == 0)
+            continue;
+        size_t n = (size_t)nb * KV_BLOCK_SIZE * row * sizeof(float);
+        if (n / nb / KV_BLOCK_SIZE / sizeof(float) != row)
+            return error_set(GPTOSS_ERR_NOMEM, "KV cache of %u blocks is too large", nb);
+        model->kv[l].k = malloc(n);
+        model->kv[l].v = malloc(n);
+        if (!model->kv[l].k || !model->kv[l].v) {
+            kv_free(model);
+            return error_set(GPTOSS_ERR_NOMEM, "cannot allocate %zu bytes of KV cache", 2 * n);
+        }
+        model->kv[l].n_blocks = nb;
+    }
+    memcpy(model->kv_blocks, n_blocks, sizeof(model->kv_blocks));
+    return GPTOSS_OK;
+}
+
+/* Grows one scratch buffer to n floats; false when memory is short. */
+static bool grow(float **buf, size_t n)
+{
+    float *p = realloc(*buf, n * sizeof(float));
+    if (!p)
+        return false;
+    *buf = p;
+    return true;
+}
+
+static bool grow_u32(uint32_t **buf, size_t n)
+{
+    uint32_t *p = realloc(*buf, n * sizeof(uint32_t));
+    if (!p)
+        return false;
+    *buf = p;
+    return true;
+}
+
+enum gptoss_status model_scratch_reserve(struct model *model, uint32_t n_tokens)
+{
+    struct model_scratch *s = &model->scratch;
+    if (n_tokens <= s->cap_tokens)
+        return GPTOSS_OK;
+    const struct model_config *c = &model->config;
+    size_t n = n_tokens, k = c->n_experts_per_token, nk = n * k;
+    size_t q_w = (size_t)c->n_heads * c->head_dim, kv_w = (size_t)c->n_kv_heads * c->head_dim;
+    bool ok = grow(&s->x, n * c->d_model) && grow(&s->xn, n * c->d_model) && grow(&s->q, n * q_w) &&
+              grow(&s->k, n * kv_w) && grow(&s->v, n * kv_w) && grow(&s->attn, n * q_w) &&
+              grow(&s->proj, n * c->d_model) && grow(&s->router, n * c->n_experts) &&
+              grow(&s->expert_w, nk) && grow(&s->moe_out, n * c->d_model) &&
+              grow(&s->rows_x, n * c->d_model) && grow(&s->rows_u, n * 2 * (size_t)c->d_ff) &&
+              grow(&s->rows_a, n * c->d_ff) && grow(&s->rows_y, n * c->d_model) &&
+              grow_u32(&s->expert_idx, nk) && grow_u32(&s->rows_token, nk) &&
+              grow_u32(&s->rows_slot, nk) && grow_u32(&s->expert_count, c->n_experts) &&
+              grow_u32(&s->expert_start, c->n_experts + 1);
+    if (!ok) {
+        scratch_free(s);
+        return error_set(GPTOSS_ERR_NOMEM, "cannot allocate activations for %u tokens", n_tokens);
+    }
+    s->cap_tokens = n_tokens;
+    return GPTOSS_OK;
+}

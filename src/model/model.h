@@ -1,0 +1,47 @@
+/* model.h — the model layer's face: load a checkpoint, own its KV memory, run a forward step.
+ *
+ * The engine above sees token ids and logits only. A model is immutable after loading except for
+ * its KV cache, which the caller sizes with model_kv_alloc() and addresses through the slots and
+ * block tables of each struct batch; the bookkeeping of which block belongs to whom lives above.
+ */
+#ifndef GPTOSS_MODEL_H
+#define GPTOSS_MODEL_H
+
+#include "gptoss.h"
+#include "model/batch.h"
+#include "model/model_config.h"
+#include "model/model_weights.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct model;
+
+struct model_options {
+    uint32_t n_threads;                    /* 0: one per core */
+    const struct model_progress *progress; /* may be NULL */
+};
+
+/* Loads the checkpoint directory `dir`: config.json, generation_config.json (optional) and the
+ * safetensors shards. Errors name the file and the tensor at fault. */
+enum gptoss_status model_load(const char *dir, const struct model_options *options,
+                              struct model **model_out);
+void model_destroy(struct model *model);
+
+const struct model_config *model_config(const struct model *model);
+const struct model_weights *model_weights(const struct model *model);
+
+/* (Re)allocates the paged KV cache: n_blocks[g] blocks of KV_BLOCK_SIZE tokens for each KV
+ * group. Contents are undefined afterwards. GPTOSS_ERR_NOMEM when the memory is not there. */
+enum gptoss_status model_kv_alloc(struct model *model, const uint32_t n_blocks[KV_N_GROUPS]);
+
+/* Bytes of KV memory one block costs in group g (all layers of that group). */
+uint64_t model_kv_block_bytes(const struct model *model, enum kv_group group);
+
+/* Runs every token of `batch` through the model, writing their keys and values to the cache, and
+ * stores the logits of the rows with need_logits set, in batch order, in logits_out
+ * ([n_marked][V]). Fails with GPTOSS_ERR_INVALID_ARGUMENT (and changes nothing) when a token,
+ * position, slot or block is out of range. */
+enum gptoss_status model_forward(struct model *model, const struct batch *batch, float *logits_out);
+
+#endif
