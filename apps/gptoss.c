@@ -4,7 +4,7 @@
  * result; errors are printed here, once, as one line naming the flag, file or field at fault,
  * with exit status 2 for usage errors and 1 for failures.
  */
-#include "gptoss.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define EXIT_USAGE 2
 
 static const char usage_text[] =
     "usage: gptoss <command> [flags]\n"
@@ -30,12 +28,26 @@ static const char usage_text[] =
     "      stdin JSON array of ids -> the exact bytes they stand for.\n"
     "  convert-tokenizer --tokenizer FILE --out tokenizer.json\n"
     "      writes a Hugging Face tokenizer.json for an o200k_harmony tokenizer.\n"
+    "  random-model --preset tiny|20b|120b --out DIR --tokenizer FILE [--seed S]\n"
+    "           [--experts mxfp4|bf16] [--shards N] [--layers N] [--num-experts N]\n"
+    "           [--rope-original-max-position N] [--sink-scale X]\n"
+    "      writes a checkpoint with random weights in the Hugging Face layout.\n"
+    "  info --model DIR\n"
+    "      prints the config, parameter count and memory plan.\n"
+    "  logits --model DIR --tokens 1,2,3 --out FILE.npy\n"
+    "      teacher-forced logits of the tokens as a float32 [n_tokens, vocab] .npy file.\n"
+    "  generate --model DIR --prompt TEXT [--system TEXT] [--max-tokens N] [--raw]\n"
+    "           [--show-reasoning] [--reasoning-effort low|medium|high] [sampling flags]\n"
+    "      answers one prompt (rendered with harmony; --raw continues plain text).\n"
+    "  chat --model DIR [--system TEXT] [--reasoning-effort E] [sampling flags]\n"
+    "      interactive chat in the terminal; the reasoning is shown dimmed.\n"
+    "      sampling flags: --temperature T --top-p P --top-k K --min-p P --seed S\n"
+    "      --presence-penalty X --frequency-penalty X --repetition-penalty X\n"
+    "      --max-model-len N\n"
     "  version\n"
     "      prints the version.\n";
 
-static int fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int fail_usage(const char *fmt, ...)
+int fail_usage(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -46,7 +58,7 @@ static int fail_usage(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-static int fail_status(const char *what)
+int fail_status(const char *what)
 {
     fprintf(stderr, "gptoss: %s: %s\n", what, gptoss_last_error());
     return EXIT_FAILURE;
@@ -54,21 +66,7 @@ static int fail_status(const char *what)
 
 /* ---- Flags ----------------------------------------------------------------------------------- */
 
-struct flags {
-    const char *model;
-    const char *tokenizer;
-    const char *out;
-    const char *date;
-    const char *effort;
-    const char *identity;
-    const char *cutoff;
-    bool chat;
-    bool allow_special;
-};
-
-/* Parses argv[first..argc) into *f, accepting "--name value" and "--name=value". `allowed` lists
- * the flags the subcommand takes, separated by spaces. */
-static int flags_parse(int argc, char **argv, int first, const char *allowed, struct flags *f)
+int flags_parse(int argc, char **argv, int first, const char *allowed, struct flags *f)
 {
     static const struct {
         const char *name;
@@ -82,8 +80,31 @@ static int flags_parse(int argc, char **argv, int first, const char *allowed, st
         {"--reasoning-effort", offsetof(struct flags, effort), 0},
         {"--model-identity", offsetof(struct flags, identity), 0},
         {"--knowledge-cutoff", offsetof(struct flags, cutoff), 0},
+        {"--preset", offsetof(struct flags, preset), 0},
+        {"--seed", offsetof(struct flags, seed), 0},
+        {"--experts", offsetof(struct flags, experts), 0},
+        {"--shards", offsetof(struct flags, shards), 0},
+        {"--layers", offsetof(struct flags, layers), 0},
+        {"--num-experts", offsetof(struct flags, num_experts), 0},
+        {"--rope-original-max-position", offsetof(struct flags, rope_original), 0},
+        {"--sink-scale", offsetof(struct flags, sink_scale), 0},
+        {"--tokens", offsetof(struct flags, tokens), 0},
+        {"--prompt", offsetof(struct flags, prompt), 0},
+        {"--system", offsetof(struct flags, system), 0},
+        {"--max-tokens", offsetof(struct flags, max_tokens), 0},
+        {"--max-model-len", offsetof(struct flags, max_model_len), 0},
+        {"--temperature", offsetof(struct flags, temperature), 0},
+        {"--top-p", offsetof(struct flags, top_p), 0},
+        {"--top-k", offsetof(struct flags, top_k), 0},
+        {"--min-p", offsetof(struct flags, min_p), 0},
+        {"--presence-penalty", offsetof(struct flags, presence_penalty), 0},
+        {"--frequency-penalty", offsetof(struct flags, frequency_penalty), 0},
+        {"--repetition-penalty", offsetof(struct flags, repetition_penalty), 0},
+        {"--threads", offsetof(struct flags, threads), 0},
         {"--chat", SIZE_MAX, offsetof(struct flags, chat)},
         {"--allow-special", SIZE_MAX, offsetof(struct flags, allow_special)},
+        {"--show-reasoning", SIZE_MAX, offsetof(struct flags, show_reasoning)},
+        {"--raw", SIZE_MAX, offsetof(struct flags, raw)},
     };
     memset(f, 0, sizeof *f);
     for (int i = first; i < argc; i++) {
@@ -113,8 +134,34 @@ static int flags_parse(int argc, char **argv, int first, const char *allowed, st
     return 0;
 }
 
-/* Loads the tokenizer named by --model or --tokenizer. */
-static int load_tokenizer(const struct flags *f, struct gptoss_tokenizer **tok)
+bool flag_u64(const char *name, const char *value, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (value[0] < '0' || value[0] > '9' || *end || errno || v < min || v > max) {
+        fail_usage("%s must be an integer in %llu..%llu, got \"%s\"", name, (unsigned long long)min,
+                   (unsigned long long)max, value);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool flag_float(const char *name, const char *value, double min, double max, float *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(value, &end);
+    if (end == value || *end || errno || !(v >= min && v <= max)) {
+        fail_usage("%s must be a number in [%g, %g], got \"%s\"", name, min, max, value);
+        return false;
+    }
+    *out = (float)v;
+    return true;
+}
+
+int load_tokenizer(const struct flags *f, struct gptoss_tokenizer **tok)
 {
     if (f->model && f->tokenizer)
         return fail_usage("give either --model or --tokenizer, not both");
@@ -328,9 +375,19 @@ int main(int argc, char **argv)
         return cmd_detokenize(argc, argv);
     if (strcmp(cmd, "convert-tokenizer") == 0)
         return cmd_convert_tokenizer(argc, argv);
+    if (strcmp(cmd, "random-model") == 0)
+        return cmd_random_model(argc, argv);
+    if (strcmp(cmd, "info") == 0)
+        return cmd_info(argc, argv);
+    if (strcmp(cmd, "logits") == 0)
+        return cmd_logits(argc, argv);
+    if (strcmp(cmd, "generate") == 0)
+        return cmd_generate(argc, argv);
+    if (strcmp(cmd, "chat") == 0)
+        return cmd_chat(argc, argv);
     if (strcmp(cmd, "serve") == 0) {
         fprintf(stderr, "gptoss: serve: the HTTP server is not part of this version yet; "
-                        "tokenize, detokenize and convert-tokenizer are\n");
+                        "run `gptoss chat --model DIR` for a terminal chat\n");
         return EXIT_USAGE;
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

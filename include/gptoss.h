@@ -113,6 +113,154 @@ GPTOSS_API enum gptoss_status gptoss_chat_render(const struct gptoss_tokenizer *
                                                  const struct gptoss_chat_options *options,
                                                  uint32_t **ids_out, size_t *n_ids_out);
 
+/* ---- Models ------------------------------------------------------------------------------- */
+
+struct gptoss_model;
+
+/* Called while a large checkpoint loads or is written: bytes done of total. */
+struct gptoss_progress {
+    void (*fn)(void *user, uint64_t done, uint64_t total);
+    void *user;
+};
+
+struct gptoss_model_options {
+    uint32_t n_threads;                     /* 0: one per core */
+    const struct gptoss_progress *progress; /* NULL: silent */
+};
+
+GPTOSS_API void gptoss_model_options_init(struct gptoss_model_options *options);
+
+/* Loads the Hugging Face checkpoint directory `dir` (config.json, generation_config.json,
+ * model.safetensors[.index.json] and shards, tokenizer.json). Weights are memory-mapped and
+ * checked against the config before use; a missing, truncated or malformed file fails with a
+ * message naming the file and the tensor. */
+GPTOSS_API enum gptoss_status gptoss_model_create(const char *dir,
+                                                  const struct gptoss_model_options *options,
+                                                  struct gptoss_model **model_out);
+GPTOSS_API void gptoss_model_destroy(struct gptoss_model *model);
+
+/* The model's tokenizer; borrowed, lives as long as the model. */
+GPTOSS_API const struct gptoss_tokenizer *gptoss_model_tokenizer(const struct gptoss_model *model);
+
+/* What `gptoss info` prints. */
+struct gptoss_model_info {
+    uint32_t n_layers, d_model, n_heads, n_kv_heads, head_dim;
+    uint32_t n_experts, n_experts_per_token, d_ff, n_vocab;
+    uint32_t sliding_window, max_position;
+    float rope_theta, rope_factor;
+    uint32_t rope_original_max_position;
+    bool experts_mxfp4;
+    uint64_t n_params;     /* from the config */
+    uint64_t weight_bytes; /* bytes of tensors mapped */
+    uint32_t n_shards;
+    uint64_t kv_bytes_per_token; /* all layers, keys and values */
+    uint32_t eos_ids[8];         /* stop tokens from generation_config.json */
+    uint32_t n_eos;
+};
+
+GPTOSS_API void gptoss_model_info(const struct gptoss_model *model, struct gptoss_model_info *info);
+
+/* Teacher-forced logits: runs tokens[0..n) as one sequence from position 0 and stores a
+ * gptoss_free()able float array [n][n_vocab] in *logits_out, row i being the distribution
+ * after tokens[0..i]. */
+GPTOSS_API enum gptoss_status gptoss_model_logits(struct gptoss_model *model,
+                                                  const uint32_t *tokens, size_t n,
+                                                  float **logits_out);
+
+/* ---- Random checkpoints ------------------------------------------------------------------- */
+
+struct gptoss_random_model_options {
+    const char *preset; /* "tiny", "20b" or "120b" */
+    uint64_t seed;
+    bool experts_bf16;                        /* unquantized experts instead of MXFP4 */
+    uint32_t n_shards;                        /* 0: the preset's */
+    uint32_t n_layers;                        /* 0: the preset's */
+    uint32_t n_experts;                       /* 0: the preset's */
+    uint32_t rope_original_max_position;      /* 0: the preset's (4096) */
+    float sink_scale;                         /* 0: the preset's */
+    const struct gptoss_tokenizer *tokenizer; /* written as tokenizer.json */
+    const struct gptoss_progress *progress;   /* NULL: silent */
+};
+
+GPTOSS_API void gptoss_random_model_options_init(struct gptoss_random_model_options *options);
+
+/* Writes a checkpoint with random weights into `dir` in exactly the Hub layout. The same options
+ * give the same bytes. */
+GPTOSS_API enum gptoss_status
+gptoss_random_model_write(const struct gptoss_random_model_options *options, const char *dir);
+
+/* ---- Sampling and sessions ---------------------------------------------------------------- */
+
+struct gptoss_sampling {
+    float temperature; /* 0: greedy */
+    uint32_t top_k;    /* 0: off */
+    float top_p;       /* 1: off */
+    float min_p;       /* 0: off */
+    float presence_penalty;
+    float frequency_penalty;
+    float repetition_penalty; /* 1: off */
+    uint64_t seed;
+};
+
+/* temperature 1, top_p 1, the rest off, seed 0. */
+GPTOSS_API void gptoss_sampling_init(struct gptoss_sampling *sampling);
+
+/* A session is one token sequence with its own KV cache: append tokens, sample the next. It
+ * takes over the model's KV memory, so a model has at most one live session (the server's
+ * engine, not sessions, serves many sequences). */
+struct gptoss_session;
+
+GPTOSS_API enum gptoss_status gptoss_session_create(struct gptoss_model *model, uint32_t max_tokens,
+                                                    const struct gptoss_sampling *sampling,
+                                                    struct gptoss_session **session_out);
+GPTOSS_API void gptoss_session_destroy(struct gptoss_session *session);
+
+/* Appends tokens to the sequence; they are computed on the next sample call. Fails when the
+ * sequence would exceed max_tokens or a token is outside the vocabulary. */
+GPTOSS_API enum gptoss_status gptoss_session_append(struct gptoss_session *session,
+                                                    const uint32_t *tokens, size_t n);
+
+/* Computes the pending tokens and samples the next one (not appended: append it to continue). */
+GPTOSS_API enum gptoss_status gptoss_session_sample(struct gptoss_session *session,
+                                                    uint32_t *token_out);
+
+/* Drops tokens after the first n (for rewriting the end of a conversation). */
+GPTOSS_API void gptoss_session_truncate(struct gptoss_session *session, size_t n);
+
+GPTOSS_API size_t gptoss_session_n_tokens(const struct gptoss_session *session);
+
+/* True when `token` ends an assistant turn (<|return|>, <|call|>, or a generation_config stop). */
+GPTOSS_API bool gptoss_model_is_stop(const struct gptoss_model *model, uint32_t token);
+
+/* ---- Reading generated tokens (harmony) --------------------------------------------------- */
+
+struct gptoss_chat_parser;
+
+enum gptoss_chat_event_type {
+    GPTOSS_CHAT_MESSAGE_START,
+    GPTOSS_CHAT_CONTENT,
+    GPTOSS_CHAT_MESSAGE_END,
+};
+
+struct gptoss_chat_event {
+    enum gptoss_chat_event_type type;
+    const char *channel;   /* "analysis", "commentary", "final" or NULL */
+    const char *recipient; /* "functions.NAME" for tool calls, or NULL */
+    const char *text;      /* CONTENT: UTF-8 delta, not NUL-terminated */
+    size_t text_len;
+};
+
+/* A parser for the tokens sampled after a prompt that ends with <|start|>assistant. The
+ * tokenizer is borrowed and must outlive the parser. */
+GPTOSS_API enum gptoss_status gptoss_chat_parser_create(const struct gptoss_tokenizer *tokenizer,
+                                                        struct gptoss_chat_parser **parser_out);
+GPTOSS_API void gptoss_chat_parser_destroy(struct gptoss_chat_parser *parser);
+
+/* Feeds one sampled token (or, with token UINT32_MAX, ends the stream) and stores the events
+ * it caused; the array and its strings stay valid until the next call. Returns their count. */
+GPTOSS_API size_t gptoss_chat_parser_push(struct gptoss_chat_parser *parser, uint32_t token,
+                                          const struct gptoss_chat_event **events_out);
+
 #ifdef __cplusplus
 }
 #endif

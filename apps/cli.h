@@ -1,0 +1,71 @@
+/* cli.h — what the gptoss command's source files share: flags, error exits, number parsing.
+ *
+ * Subcommands return their exit status: 0 on success, 2 (EXIT_USAGE) for a usage error and 1
+ * for a failure, after printing one line that names the flag, file or field at fault.
+ */
+#ifndef GPTOSS_APPS_CLI_H
+#define GPTOSS_APPS_CLI_H
+
+#include "gptoss.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EXIT_USAGE 2
+
+/* Every flag of every subcommand, as given on the command line (NULL when absent). */
+struct flags {
+    const char *model;
+    const char *tokenizer;
+    const char *out;
+    const char *date;
+    const char *effort;
+    const char *identity;
+    const char *cutoff;
+    const char *preset, *seed, *experts, *shards, *layers, *num_experts, *rope_original,
+        *sink_scale;
+    const char *tokens, *prompt, *system, *max_tokens, *max_model_len;
+    const char *temperature, *top_p, *top_k, *min_p, *presence_penalty, *frequency_penalty,
+        *repetition_penalty;
+    const char *threads;
+    bool chat;
+    bool allow_special;
+    bool show_reasoning;
+    bool raw;
+};
+
+/* Parses argv[first..argc) into *f, accepting "--name value" and "--name=value". `allowed` lists
+ * the flags the subcommand takes, separated by spaces. Returns 0 or an exit status. */
+int flags_parse(int argc, char **argv, int first, const char *allowed, struct flags *f);
+
+/* Prints "gptoss: MESSAGE" and a pointer to help; returns EXIT_USAGE. */
+int fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints "gptoss: WHAT: <last library error>"; returns EXIT_FAILURE. */
+int fail_status(const char *what);
+
+/* Loads the tokenizer named by --model or --tokenizer. Returns 0 or an exit status. */
+int load_tokenizer(const struct flags *f, struct gptoss_tokenizer **tok);
+
+/* Parses an unsigned integer flag value within [min, max]; false (after printing the usage
+ * error) when it is not one. */
+bool flag_u64(const char *name, const char *value, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Parses a finite float flag value within [min, max]. */
+bool flag_float(const char *name, const char *value, double min, double max, float *out);
+
+/* Loads --model with a progress bar on a terminal (cmd_model.c). */
+int load_model_cli(const struct flags *f, struct gptoss_model **model_out);
+
+/* Reads the sampling flags into *s; the seed defaults to the clock. */
+int cli_parse_sampling(const struct flags *f, struct gptoss_sampling *s);
+
+/* Subcommands over a model (cmd_model.c, cmd_chat.c). */
+int cmd_random_model(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+
+#endif

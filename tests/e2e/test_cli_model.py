@@ -1,0 +1,153 @@
+"""The model subcommands end to end: random-model, info, logits, generate, chat.
+
+One tiny random checkpoint is written per session; the tests check the command-line contract
+(flags, exit codes, one-line errors) and repeatability, not what random weights say.
+"""
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import VOCAB
+
+
+@pytest.fixture(scope="session")
+def tiny(gptoss_bin, tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "tiny"
+    subprocess.run([gptoss_bin, "random-model", "--preset", "tiny", "--seed", "5",
+                    "--tokenizer", VOCAB, "--out", str(path)], check=True, timeout=300)
+    return path
+
+
+def gptoss(gptoss_bin, *args, stdin=b"", timeout=300):
+    return subprocess.run([gptoss_bin, *map(str, args)], input=stdin, capture_output=True,
+                          timeout=timeout)
+
+
+def test_hub_layout(tiny):
+    names = sorted(os.listdir(tiny))
+    assert names == ["config.json", "generation_config.json", "model.safetensors",
+                     "tokenizer.json"]
+
+
+def test_sharded_layout(gptoss_bin, tmp_path):
+    out = tmp_path / "sharded"
+    r = gptoss(gptoss_bin, "random-model", "--preset", "tiny", "--shards", "3",
+               "--experts", "bf16", "--tokenizer", VOCAB, "--out", out)
+    assert r.returncode == 0, r.stderr
+    shards = sorted(n for n in os.listdir(out) if n.endswith(".safetensors"))
+    # Zero-based with the Hub's off-by-one total.
+    assert shards == [f"model-0000{i}-of-00002.safetensors" for i in range(3)]
+    assert (out / "model.safetensors.index.json").exists()
+
+
+def test_info(gptoss_bin, tiny):
+    r = gptoss(gptoss_bin, "info", "--model", tiny)
+    assert r.returncode == 0, r.stderr
+    text = r.stdout.decode()
+    for want in ["layers           4", "4 query heads, 2 kv heads, head size 64",
+                 "experts          8, 4 per token", "vocabulary       201088",
+                 "stop tokens      200002 199999 200012", "weights"]:
+        assert want in text
+
+
+def test_logits_npy(gptoss_bin, tiny, tmp_path):
+    out = tmp_path / "l.npy"
+    r = gptoss(gptoss_bin, "logits", "--model", tiny, "--tokens", "200006,1428,200008,13225",
+               "--out", out)
+    assert r.returncode == 0, r.stderr
+    a = np.load(out)
+    assert a.shape == (4, 201088) and a.dtype == np.float32
+    assert np.isfinite(a).all()
+    # Teacher forcing: the first rows do not depend on later tokens.
+    r = gptoss(gptoss_bin, "logits", "--model", tiny, "--tokens", "200006,1428", "--out", out)
+    b = np.load(out)
+    assert np.array_equal(a[:2], b)
+
+
+def test_generate_greedy_and_seeded_are_repeatable(gptoss_bin, tiny):
+    def gen(*flags):
+        r = gptoss(gptoss_bin, "generate", "--model", tiny, "--prompt", "Hello",
+                   "--max-tokens", "12", "--show-reasoning", *flags)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    assert gen("--temperature", "0") == gen("--temperature", "0")
+    assert gen("--seed", "7") == gen("--seed", "7")
+    assert gen("--seed", "7") != gen("--seed", "8")
+
+
+def test_generate_raw(gptoss_bin, tiny):
+    r = gptoss(gptoss_bin, "generate", "--model", tiny, "--prompt", "Once upon a time",
+               "--raw", "--max-tokens", "8", "--temperature", "0")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip()
+
+
+def test_chat_keeps_the_conversation(gptoss_bin, tiny):
+    r = gptoss(gptoss_bin, "chat", "--model", tiny, "--max-tokens", "6", "--temperature", "0",
+               stdin=b"first question\nsecond question\n/exit\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.decode().count("stopped after 6 tokens") == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["generate", "--prompt", "x", "--temperature", "-1"], "--temperature must be"),
+    (["generate", "--prompt", "x", "--top-p", "0"], "--top-p must be"),
+    (["generate", "--prompt", "x", "--max-tokens", "zero"], "--max-tokens must be"),
+    (["logits", "--tokens", "1,,2", "--out", "/tmp/x.npy"], "--tokens must be"),
+    (["logits", "--tokens", "300000", "--out", "/tmp/x.npy"], "outside the vocabulary"),
+])
+def test_bad_flags(gptoss_bin, tiny, args, message):
+    r = gptoss(gptoss_bin, args[0], "--model", tiny, *args[1:])
+    assert r.returncode in (1, 2)
+    assert message in r.stderr.decode()
+
+
+def broken_copy(tiny, tmp_path, edit):
+    path = tmp_path / "broken"
+    shutil.copytree(tiny, path)
+    edit(path)
+    return path
+
+
+def truncate(path):
+    with open(path / "model.safetensors", "r+b") as f:
+        f.truncate(os.path.getsize(path / "model.safetensors") // 2)
+
+
+def bad_header_length(path):
+    with open(path / "model.safetensors", "r+b") as f:
+        f.write((1 << 40).to_bytes(8, "little"))
+
+
+def bad_config(path):
+    (path / "config.json").write_text('{"hidden_size": 96,')
+
+
+def absurd_config(path):
+    text = (path / "config.json").read_text().replace('"num_hidden_layers": 4',
+                                                      '"num_hidden_layers": 4000000')
+    assert "4000000" in text
+    (path / "config.json").write_text(text)
+
+
+def no_weights(path):
+    os.remove(path / "model.safetensors")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (truncate, "model.safetensors"),
+    (bad_header_length, "model.safetensors"),
+    (bad_config, "config.json"),
+    (absurd_config, "num_hidden_layers"),
+    (no_weights, "model.safetensors"),
+])
+def test_broken_checkpoint_is_one_line(gptoss_bin, tiny, tmp_path, edit, message):
+    path = broken_copy(tiny, tmp_path, edit)
+    r = gptoss(gptoss_bin, "info", "--model", path)
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert err.count("\n") == 1 and message in err, err
