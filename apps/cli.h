@@ -28,7 +28,6 @@ struct flags {
     const char *tokens, *prompt, *system, *max_tokens, *max_model_len;
     const char *temperature, *top_p, *top_k, *min_p, *presence_penalty, *frequency_penalty,
         *repetition_penalty;
-    const char *threads;
     bool chat;
     bool allow_special;
     bool show_reasoning;

@@ -100,7 +100,6 @@ int flags_parse(int argc, char **argv, int first, const char *allowed, struct fl
         {"--presence-penalty", offsetof(struct flags, presence_penalty), 0},
         {"--frequency-penalty", offsetof(struct flags, frequency_penalty), 0},
         {"--repetition-penalty", offsetof(struct flags, repetition_penalty), 0},
-        {"--threads", offsetof(struct flags, threads), 0},
         {"--chat", SIZE_MAX, offsetof(struct flags, chat)},
         {"--allow-special", SIZE_MAX, offsetof(struct flags, allow_special)},
         {"--show-reasoning", SIZE_MAX, offsetof(struct flags, show_reasoning)},

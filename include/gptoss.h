@@ -124,7 +124,6 @@ struct gptoss_progress {
 };
 
 struct gptoss_model_options {
-    uint32_t n_threads;                     /* 0: one per core */
     const struct gptoss_progress *progress; /* NULL: silent */
 };
 

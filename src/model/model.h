@@ -18,7 +18,6 @@
 struct model;
 
 struct model_options {
-    uint32_t n_threads;                    /* 0: one per core */
     const struct model_progress *progress; /* may be NULL */
 };
 

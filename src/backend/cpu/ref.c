@@ -116,12 +116,12 @@ float mxfp4_value(uint8_t code)
 
 void mxfp4_decode_block(const uint8_t block[16], uint8_t scale, float out[32])
 {
-    /* ldexpf is exact for the whole range, including scale 0 (2^-127, a subnormal), and leaves
-     * zeros zero where the reference's ldexp would too. */
-    int shift = (int)scale - 127;
+    /* 2^(scale-127) is a float for every scale (2^-127 as a subnormal), and FP4 values have at
+     * most two significant bits, so each product is exact: the same numbers ldexp gives. */
+    float factor = ldexpf(1.0f, (int)scale - 127);
     for (int j = 0; j < 16; j++) {
-        out[2 * j] = ldexpf(mxfp4_value(block[j] & 0x0f), shift);
-        out[2 * j + 1] = ldexpf(mxfp4_value(block[j] >> 4), shift);
+        out[2 * j] = mxfp4_value(block[j] & 0x0f) * factor;
+        out[2 * j + 1] = mxfp4_value(block[j] >> 4) * factor;
     }
 }
 
@@ -162,17 +162,21 @@ static void ref_matmul(const float *x, size_t n, const struct tensor *w, const s
     uint64_t n_out = w->shape[0];
     uint64_t n_in = w->shape[1];
     GPTOSS_ASSERT(!bias || tensor_n_elements(bias) == n_out);
-    for (size_t i = 0; i < n; i++) {
-        const float *xi = x + i * n_in;
-        for (uint64_t o = 0; o < n_out; o++) {
+    /* Weight rows outer, so each is read (and widened to f32) once for all n input rows. */
+    float *wrow = xmalloc(n_in * sizeof(float));
+    for (uint64_t o = 0; o < n_out; o++) {
+        for (uint64_t k = 0; k < n_in; k++)
+            wrow[k] = tensor_get_f32(w, o * n_in + k);
+        float b = bias ? tensor_get_f32(bias, o) : 0.0f;
+        for (size_t i = 0; i < n; i++) {
+            const float *xi = x + i * n_in;
             float acc = 0.0f;
             for (uint64_t k = 0; k < n_in; k++)
-                acc += tensor_get_f32(w, o * n_in + k) * xi[k];
-            if (bias)
-                acc += tensor_get_f32(bias, o);
-            y[i * n_out + o] = acc;
+                acc += wrow[k] * xi[k];
+            y[i * n_out + o] = bias ? acc + b : acc;
         }
     }
+    free(wrow);
 }
 
 static void ref_add_scaled(float *y, const float *x, size_t n_elements, float scale)
@@ -313,36 +317,46 @@ static void ref_expert_matmul(const float *x, size_t n, const struct expert_matr
     uint32_t n_in = w->n_in;
     size_t e = expert;
 
+    /* Each weight row is decoded once per call and reused for every input row, so a prefill
+     * chunk costs one decode of the expert, as the reference's one-time dequantisation does. */
+    float *wrow = xmalloc((size_t)n_in * sizeof(float));
     if (w->format == EXPERT_MXFP4) {
         GPTOSS_ASSERT(n_in % 32 == 0);
         size_t n_groups = n_in / 32;
-        for (size_t i = 0; i < n; i++) {
-            const float *xi = x + i * n_in;
-            for (uint32_t r = 0; r < n_out; r++) {
-                size_t row = (e * n_out + r) * n_groups;
+        for (uint32_t r = 0; r < n_out; r++) {
+            size_t row = (e * n_out + r) * n_groups;
+            for (size_t g = 0; g < n_groups; g++)
+                mxfp4_decode_block(w->blocks + (row + g) * 16, w->scales[row + g], wrow + g * 32);
+            float bias = tensor_get_f32(w->bias, e * n_out + r);
+            for (size_t i = 0; i < n; i++) {
+                const float *xi = x + i * n_in;
                 float acc = 0.0f;
-                for (size_t g = 0; g < n_groups; g++) {
-                    float vals[32];
-                    mxfp4_decode_block(w->blocks + (row + g) * 16, w->scales[row + g], vals);
-                    for (int c = 0; c < 32; c++)
-                        acc += vals[c] * xi[g * 32 + c];
-                }
-                y[i * n_out + r] = acc + tensor_get_f32(w->bias, e * n_out + r);
+                for (uint32_t c = 0; c < n_in; c++)
+                    acc += wrow[c] * xi[c];
+                y[i * n_out + r] = acc + bias;
             }
         }
+        free(wrow);
         return;
     }
 
+    /* Stored [in][out]: walk it row by row, accumulating every output at once (each output
+     * still sums over the inputs in index order). */
     GPTOSS_ASSERT(w->format == EXPERT_BF16_IO);
     for (size_t i = 0; i < n; i++) {
         const float *xi = x + i * n_in;
-        for (uint32_t o = 0; o < n_out; o++) {
-            float acc = 0.0f;
-            for (uint32_t c = 0; c < n_in; c++)
-                acc += bf16_to_f32(w->weight[(e * n_in + c) * n_out + o]) * xi[c];
-            y[i * n_out + o] = acc + tensor_get_f32(w->bias, e * n_out + o);
+        float *yi = y + i * n_out;
+        for (uint32_t o = 0; o < n_out; o++)
+            yi[o] = 0.0f;
+        for (uint32_t c = 0; c < n_in; c++) {
+            const uint16_t *wc = w->weight + (e * n_in + c) * n_out;
+            for (uint32_t o = 0; o < n_out; o++)
+                yi[o] += bf16_to_f32(wc[o]) * xi[c];
         }
+        for (uint32_t o = 0; o < n_out; o++)
+            yi[o] += tensor_get_f32(w->bias, e * n_out + o);
     }
+    free(wrow);
 }
 
 static void ref_swiglu(const float *u, size_t n, uint32_t n_ff, float alpha, float limit, float *a)
