@@ -9,6 +9,7 @@
 #include "engine/sampler.h"
 
 #include "base/error.h"
+#include "base/rand.h"
 #include "base/xalloc.h"
 
 #include <math.h>
@@ -101,21 +102,11 @@ enum gptoss_status sampling_params_validate(const struct sampling_params *params
     return GPTOSS_OK;
 }
 
-/* splitmix64 spreads one seed over the four words, as xoshiro's authors recommend; it never
- * yields the all-zero state xoshiro cannot leave. */
-static uint64_t sampler_splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
 void sampler_rng_seed(struct sampler_rng *rng, uint64_t seed)
 {
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)
-        rng->s[i] = sampler_splitmix64(&x);
+        rng->s[i] = rand_splitmix64(&x);
 }
 
 static uint64_t sampler_rotl(uint64_t x, int k)

@@ -11,6 +11,7 @@
 #include "model/model_random.h"
 
 #include "base/error.h"
+#include "base/rand.h"
 #include "base/xalloc.h"
 #include "model/safetensors.h"
 
@@ -65,16 +66,6 @@ struct random_model {
     size_t n_tensors;
 };
 
-/* splitmix64: tiny state, good enough statistics for weights, and trivially seekable per
- * tensor. */
-static uint64_t random_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* FNV-1a of the tensor name, mixed with the seed: each tensor's stream stands alone. */
 static uint64_t random_tensor_seed(uint64_t seed, const char *name)
 {
@@ -82,7 +73,7 @@ static uint64_t random_tensor_seed(uint64_t seed, const char *name)
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
         h = (h ^ *p) * 0x100000001b3ull;
     uint64_t s = seed;
-    return random_next(&s) ^ h;
+    return rand_splitmix64(&s) ^ h;
 }
 
 static uint64_t random_isqrt(uint64_t n)
@@ -227,7 +218,7 @@ static void random_put16(unsigned char *out, uint16_t h)
 /* The top 24 bits as a signed integer in [-2^23, 2^23): exactly representable as a float. */
 static float random_signed24(uint64_t *state)
 {
-    return (float)((int32_t)(random_next(state) >> 40) - (1 << 23));
+    return (float)((int32_t)(rand_splitmix64(state) >> 40) - (1 << 23));
 }
 
 /* Generates the next n bytes of tensor t's stream. Streams are cut into RANDOM_CHUNK pieces
@@ -252,14 +243,14 @@ static void random_fill(const struct random_tensor *t, uint64_t *state, unsigned
         break;
     case RANDOM_BYTES:
         for (size_t i = 0; i < n; i += 8) {
-            uint64_t r = random_next(state);
+            uint64_t r = rand_splitmix64(state);
             for (size_t b = 0; b < 8 && i + b < n; b++)
                 out[i + b] = (unsigned char)(r >> (8 * b));
         }
         break;
     case RANDOM_SCALES:
         for (size_t i = 0; i < n; i++)
-            out[i] = (unsigned char)(t->scale_base + (random_next(state) >> 32) % 3 - 1);
+            out[i] = (unsigned char)(t->scale_base + (rand_splitmix64(state) >> 32) % 3 - 1);
         break;
     }
 }
