@@ -282,10 +282,9 @@ int cmd_generate(int argc, char **argv)
 }
 
 /* Reads one line from stdin into *line (malloc'd, without the newline); false at end of input. */
-static bool read_line(char **line)
+static bool read_line(char **line, size_t *cap)
 {
-    size_t cap = 0;
-    ssize_t n = getline(line, &cap, stdin);
+    ssize_t n = getline(line, cap, stdin);
     if (n < 0)
         return false;
     while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r'))
@@ -324,12 +323,13 @@ int cmd_chat(int argc, char **argv)
     uint32_t *prev = NULL; /* the tokens the session holds */
     size_t n_prev = 0;
     char *line = NULL;
+    size_t line_cap = 0;
     while (rc == 0) {
         if (tty) {
             fputs("> ", stdout);
             fflush(stdout);
         }
-        if (!read_line(&line))
+        if (!read_line(&line, &line_cap))
             break;
         if (strcmp(line, "/exit") == 0 || strcmp(line, "/quit") == 0)
             break;
