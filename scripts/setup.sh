@@ -8,7 +8,7 @@ set -euo pipefail
 GPTOSS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # C toolchain and the C libraries the runtime links (design.md, "Dependencies").
-GPTOSS_APT_PACKAGES=(build-essential cmake pkg-config libpcre2-dev libjansson-dev libxxhash-dev)
+GPTOSS_APT_PACKAGES=(build-essential cmake pkg-config libpcre2-dev libjansson-dev libmicrohttpd-dev libxxhash-dev)
 # Extra for the test suite: unit tests, formatting check, Python for the end-to-end tests.
 GPTOSS_APT_TEST_PACKAGES=(libcmocka-dev clang-format python3 python3-venv python3-pip)
 
