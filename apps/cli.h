@@ -28,6 +28,10 @@ struct flags {
     const char *tokens, *prompt, *system, *max_tokens, *max_model_len;
     const char *temperature, *top_p, *top_k, *min_p, *presence_penalty, *frequency_penalty,
         *repetition_penalty;
+    const char *host, *port, *served_model_name, *max_num_seqs, *max_num_batched_tokens,
+        *tensor_parallel_size, *distributed_backend, *kv_cache_memory, *weights, *dtype,
+        *quantization, *api_key, *api_key_file, *max_queued_requests;
+    bool no_prefix_caching, enable_prefix_caching, disable_log_stats;
     bool chat;
     bool allow_special;
     bool show_reasoning;
@@ -66,5 +70,6 @@ int cmd_info(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -28,6 +28,13 @@ static const char usage_text[] =
     "      stdin JSON array of ids -> the exact bytes they stand for.\n"
     "  convert-tokenizer --tokenizer FILE --out tokenizer.json\n"
     "      writes a Hugging Face tokenizer.json for an o200k_harmony tokenizer.\n"
+    "  serve --model DIR [--host 127.0.0.1] [--port 8000] [--served-model-name NAME]\n"
+    "        [--max-model-len N] [--max-num-seqs N] [--max-num-batched-tokens N]\n"
+    "        [--kv-cache-memory 4G] [--api-key KEY] [--api-key-file F]\n"
+    "        [--no-enable-prefix-caching] [--disable-log-stats] [--date YYYY-MM-DD]\n"
+    "        [--max-queued-requests N]\n"
+    "      serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models,\n"
+    "      /tokenize, /detokenize, /health, /metrics, /version).\n"
     "  random-model --preset tiny|20b|120b --out DIR --tokenizer FILE [--seed S]\n"
     "           [--experts mxfp4|bf16] [--shards N] [--layers N] [--num-experts N]\n"
     "           [--rope-original-max-position N] [--sink-scale X]\n"
@@ -100,6 +107,23 @@ int flags_parse(int argc, char **argv, int first, const char *allowed, struct fl
         {"--presence-penalty", offsetof(struct flags, presence_penalty), 0},
         {"--frequency-penalty", offsetof(struct flags, frequency_penalty), 0},
         {"--repetition-penalty", offsetof(struct flags, repetition_penalty), 0},
+        {"--host", offsetof(struct flags, host), 0},
+        {"--port", offsetof(struct flags, port), 0},
+        {"--served-model-name", offsetof(struct flags, served_model_name), 0},
+        {"--max-num-seqs", offsetof(struct flags, max_num_seqs), 0},
+        {"--max-num-batched-tokens", offsetof(struct flags, max_num_batched_tokens), 0},
+        {"--tensor-parallel-size", offsetof(struct flags, tensor_parallel_size), 0},
+        {"--distributed-backend", offsetof(struct flags, distributed_backend), 0},
+        {"--kv-cache-memory", offsetof(struct flags, kv_cache_memory), 0},
+        {"--weights", offsetof(struct flags, weights), 0},
+        {"--dtype", offsetof(struct flags, dtype), 0},
+        {"--quantization", offsetof(struct flags, quantization), 0},
+        {"--api-key", offsetof(struct flags, api_key), 0},
+        {"--api-key-file", offsetof(struct flags, api_key_file), 0},
+        {"--max-queued-requests", offsetof(struct flags, max_queued_requests), 0},
+        {"--no-enable-prefix-caching", SIZE_MAX, offsetof(struct flags, no_prefix_caching)},
+        {"--enable-prefix-caching", SIZE_MAX, offsetof(struct flags, enable_prefix_caching)},
+        {"--disable-log-stats", SIZE_MAX, offsetof(struct flags, disable_log_stats)},
         {"--chat", SIZE_MAX, offsetof(struct flags, chat)},
         {"--allow-special", SIZE_MAX, offsetof(struct flags, allow_special)},
         {"--show-reasoning", SIZE_MAX, offsetof(struct flags, show_reasoning)},
@@ -384,11 +408,8 @@ int main(int argc, char **argv)
         return cmd_generate(argc, argv);
     if (strcmp(cmd, "chat") == 0)
         return cmd_chat(argc, argv);
-    if (strcmp(cmd, "serve") == 0) {
-        fprintf(stderr, "gptoss: serve: the HTTP server is not part of this version yet; "
-                        "run `gptoss chat --model DIR` for a terminal chat\n");
-        return EXIT_USAGE;
-    }
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("gptoss %s\n", gptoss_version());
         return 0;

@@ -11,6 +11,7 @@
 #ifndef GPTOSS_H
 #define GPTOSS_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -259,6 +260,36 @@ GPTOSS_API void gptoss_chat_parser_destroy(struct gptoss_chat_parser *parser);
  * it caused; the array and its strings stay valid until the next call. Returns their count. */
 GPTOSS_API size_t gptoss_chat_parser_push(struct gptoss_chat_parser *parser, uint32_t token,
                                           const struct gptoss_chat_event **events_out);
+
+/* ---- Serving (OpenAI-compatible HTTP API) ------------------------------------------------- */
+
+struct gptoss_serve_options {
+    const char *model_dir;
+    const char *served_model_name; /* NULL: the directory's name */
+    const char *host;              /* "127.0.0.1" */
+    uint16_t port;                 /* 8000 */
+    const char *const *api_keys;   /* bearer keys; none: no authentication */
+    size_t n_api_keys;
+    uint32_t max_model_len;          /* 0: min(the model's context, 8192) */
+    uint32_t max_num_seqs;           /* 64 */
+    uint32_t max_num_batched_tokens; /* 512 */
+    uint64_t kv_cache_bytes;         /* 0: half the available memory, at most 32 GiB */
+    bool enable_prefix_caching;      /* true */
+    bool log_stats;                  /* true: access log and a stats line every 10 s */
+    uint32_t max_n;                  /* 16: largest `n` a request may ask */
+    uint32_t max_queued_requests;    /* 1024: more waiting requests get 503 */
+    size_t max_body_bytes;           /* 32 MiB */
+    unsigned max_connections;        /* 512 */
+    const char *current_date;        /* "YYYY-MM-DD" for prompts; NULL: today (UTC) */
+};
+
+GPTOSS_API void gptoss_serve_options_init(struct gptoss_serve_options *options);
+
+/* Serves the model over HTTP until *stop becomes non-zero (set it from a signal handler), then
+ * stops accepting, ends in-flight requests and returns GPTOSS_OK. Fails early, with the reason,
+ * when the address cannot be bound or the model cannot be loaded. */
+GPTOSS_API enum gptoss_status gptoss_serve(const struct gptoss_serve_options *options,
+                                           volatile sig_atomic_t *stop);
 
 #ifdef __cplusplus
 }

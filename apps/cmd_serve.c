@@ -1,0 +1,202 @@
+/* cmd_serve.c — `gptoss serve`: vLLM's launch flags onto gptoss_serve().
+ *
+ * Flag names follow vLLM's so that launch scripts carry over; flags for what this build cannot do
+ * (several ranks, int8 weights, fp16 activations, other quantizations) are refused with the
+ * reason rather than ignored.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* "8G", "512M", "1073741824", "1.5GiB" -> bytes. */
+static bool parse_bytes(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v > 0))
+        return false;
+    double mult = 1;
+    switch (*end) {
+    case 'k':
+    case 'K':
+        mult = 1024.0;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        mult = 1024.0 * 1024;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        mult = 1024.0 * 1024 * 1024;
+        end++;
+        break;
+    case 't':
+    case 'T':
+        mult = 1024.0 * 1024 * 1024 * 1024;
+        end++;
+        break;
+    default: break;
+    }
+    if (mult > 1 && (*end == 'i' || *end == 'I'))
+        end++;
+    if (mult > 1 && (*end == 'b' || *end == 'B'))
+        end++;
+    if (*end || v * mult > 1.8e19)
+        return false;
+    *out = (uint64_t)(v * mult);
+    return true;
+}
+
+/* Reads one key per non-empty line of `path` into a malloc'd array. */
+static int read_key_file(const char *path, char ***keys, size_t *n)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        fprintf(stderr, "gptoss: --api-key-file %s: %s\n", path, strerror(errno));
+        return EXIT_FAILURE;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, fp)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
+            line[--len] = '\0';
+        if (len == 0)
+            continue;
+        char **bigger = realloc(*keys, (*n + 1) * sizeof(char *));
+        if (!bigger)
+            break;
+        *keys = bigger;
+        (*keys)[(*n)++] = strdup(line);
+    }
+    free(line);
+    fclose(fp);
+    return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    struct flags f;
+    int rc = flags_parse(argc, argv, 2,
+                         "--model --host --port --served-model-name --max-model-len "
+                         "--max-num-seqs --max-num-batched-tokens --tensor-parallel-size "
+                         "--distributed-backend --kv-cache-memory --weights --dtype "
+                         "--quantization --api-key --api-key-file --no-enable-prefix-caching "
+                         "--enable-prefix-caching --disable-log-stats --date --max-queued-requests",
+                         &f);
+    if (rc)
+        return rc;
+    struct gptoss_serve_options o;
+    gptoss_serve_options_init(&o);
+    if (!f.model)
+        return fail_usage("serve needs --model DIR (a checkpoint directory; `gptoss "
+                          "random-model` writes one)");
+    o.model_dir = f.model;
+    o.served_model_name = f.served_model_name;
+    if (f.host)
+        o.host = f.host;
+    uint64_t v;
+    if (f.port) {
+        if (!flag_u64("--port", f.port, 0, 65535, &v))
+            return EXIT_USAGE;
+        o.port = (uint16_t)v;
+    }
+    if (f.max_model_len) {
+        if (!flag_u64("--max-model-len", f.max_model_len, 2, 1u << 24, &v))
+            return EXIT_USAGE;
+        o.max_model_len = (uint32_t)v;
+    }
+    if (f.max_num_seqs) {
+        if (!flag_u64("--max-num-seqs", f.max_num_seqs, 1, 4096, &v))
+            return EXIT_USAGE;
+        o.max_num_seqs = (uint32_t)v;
+    }
+    if (f.max_num_batched_tokens) {
+        if (!flag_u64("--max-num-batched-tokens", f.max_num_batched_tokens, 1, 1u << 20, &v))
+            return EXIT_USAGE;
+        o.max_num_batched_tokens = (uint32_t)v;
+    }
+    if (f.max_queued_requests) {
+        if (!flag_u64("--max-queued-requests", f.max_queued_requests, 1, 1u << 20, &v))
+            return EXIT_USAGE;
+        o.max_queued_requests = (uint32_t)v;
+    }
+    if (f.tensor_parallel_size) {
+        if (!flag_u64("--tensor-parallel-size", f.tensor_parallel_size, 1, 64, &v))
+            return EXIT_USAGE;
+        if (v != 1)
+            return fail_usage("--tensor-parallel-size %llu: this version runs one rank; "
+                              "tensor parallelism is not built yet",
+                              (unsigned long long)v);
+    }
+    if (f.distributed_backend && strcmp(f.distributed_backend, "threads") &&
+        strcmp(f.distributed_backend, "mpi"))
+        return fail_usage("--distributed-backend must be threads or mpi");
+    if (f.kv_cache_memory && !parse_bytes(f.kv_cache_memory, &o.kv_cache_bytes))
+        return fail_usage("--kv-cache-memory must be a size such as 4G, 512M or 1073741824, got "
+                          "\"%s\"",
+                          f.kv_cache_memory);
+    if (f.weights && strcmp(f.weights, "exact") != 0)
+        return fail_usage("--weights %s: only exact weights are supported in this version",
+                          f.weights);
+    if (f.dtype && strcmp(f.dtype, "auto") && strcmp(f.dtype, "bfloat16") &&
+        strcmp(f.dtype, "float32")) {
+        if (!strcmp(f.dtype, "half") || !strcmp(f.dtype, "float16"))
+            return fail_usage("--dtype %s: gpt-oss activations overflow float16 (they reach "
+                              "~1e5); use auto, bfloat16 or float32",
+                              f.dtype);
+        return fail_usage("--dtype must be auto, bfloat16 or float32, got \"%s\"", f.dtype);
+    }
+    if (f.quantization && strcmp(f.quantization, "mxfp4") && strcmp(f.quantization, "none"))
+        return fail_usage("--quantization %s: gpt-oss ships MXFP4 experts; only mxfp4 (or none) "
+                          "is supported",
+                          f.quantization);
+    o.enable_prefix_caching = !f.no_prefix_caching;
+    o.log_stats = !f.disable_log_stats;
+    if (f.date)
+        o.current_date = f.date;
+    char **keys = NULL;
+    size_t n_keys = 0;
+    if (f.api_key) {
+        keys = malloc(sizeof(char *));
+        keys[n_keys++] = strdup(f.api_key);
+    }
+    const char *env_key = getenv("VLLM_API_KEY");
+    if (!f.api_key && env_key && *env_key) {
+        keys = malloc(sizeof(char *));
+        keys[n_keys++] = strdup(env_key);
+    }
+    if (f.api_key_file && (rc = read_key_file(f.api_key_file, &keys, &n_keys)))
+        return rc;
+    o.api_keys = (const char *const *)keys;
+    o.n_api_keys = n_keys;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    enum gptoss_status st = gptoss_serve(&o, &stop_requested);
+    for (size_t i = 0; i < n_keys; i++)
+        free(keys[i]);
+    free(keys);
+    if (st != GPTOSS_OK)
+        return fail_status("serve");
+    return 0;
+}
