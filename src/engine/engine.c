@@ -270,11 +270,12 @@ static void publish_stats(struct engine *e)
     struct kv_stats ks;
     kv_manager_stats(e->kv, &ks);
     uint32_t total = 0, used = 0;
+    pthread_mutex_lock(&e->lock);
     for (int g = 0; g < KV_N_GROUPS; g++) {
         total += ks.n_blocks[g];
         used += ks.n_blocks[g] - ks.n_free[g];
+        e->stats.kv_blocks_used[g] = ks.n_blocks[g] - ks.n_free[g];
     }
-    pthread_mutex_lock(&e->lock);
     e->stats.n_running = e->sched.n_running;
     e->stats.n_waiting = e->sched.n_waiting + e->n_incoming;
     e->stats.kv_usage = total ? (double)used / total : 0;

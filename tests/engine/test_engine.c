@@ -22,9 +22,9 @@
 #include <time.h>
 
 #define MODEL_DIR GPTOSS_TEST_BUILD_DIR "/test_engine_model"
-#define N_VOCAB 4096
-#define N_REQ 16
-#define MAX_OUT 24
+#define N_VOCAB   4096
+#define N_REQ     16
+#define MAX_OUT   24
 
 static struct model *model;
 
@@ -257,6 +257,49 @@ static void test_abort_frees_blocks(void **state)
     engine_destroy(e);
 }
 
+/* Sliding-window layers hold only the window: after a 350-token prompt and 100 generated tokens
+ * the full-attention layers hold ceil(449/16) = 29 blocks, the sliding ones at most 10. */
+struct window_probe {
+    struct collector c;
+    struct engine *e;
+    struct engine_stats at_end;
+};
+
+static void on_output_probe(void *user, const struct engine_output *out)
+{
+    struct window_probe *p = user;
+    if (out->finish != ENGINE_RUNNING)
+        engine_stats(p->e, &p->at_end); /* published after the step before this one */
+    on_output(&p->c, out);
+}
+
+static void test_sliding_window_memory(void **state)
+{
+    (void)state;
+    static struct window_probe p;
+    memset(&p, 0, sizeof(p));
+    collector_init(&p.c);
+    p.e = make_engine(64ull << 20, 4, 256, false);
+    struct engine_request req = {
+        .prompt = prompt_tokens[15],
+        .n_prompt = prompt_len(15),
+        .max_tokens = 100,
+        .on_output = on_output_probe,
+        .user = &p,
+    };
+    sampling_params_init(&req.sampling);
+    uint64_t id;
+    assert_int_equal(engine_submit(p.e, &req, &id), GPTOSS_OK);
+    collector_wait(&p.c);
+    assert_true(p.at_end.kv_blocks_used[KV_GROUP_FULL] >= 28);
+    assert_true(p.at_end.kv_blocks_used[KV_GROUP_SLIDING] <= 10);
+    print_message("near the end of 449 positions: %u full-attention blocks, %u sliding-window "
+                  "blocks\n",
+                  p.at_end.kv_blocks_used[KV_GROUP_FULL],
+                  p.at_end.kv_blocks_used[KV_GROUP_SLIDING]);
+    engine_destroy(p.e);
+}
+
 static void test_bad_requests(void **state)
 {
     (void)state;
@@ -277,11 +320,9 @@ static void test_bad_requests(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_solo_runs),
-        cmocka_unit_test(test_batched_equals_solo),
-        cmocka_unit_test(test_preemption),
-        cmocka_unit_test(test_prefix_cache),
-        cmocka_unit_test(test_abort_frees_blocks),
+        cmocka_unit_test(test_solo_runs),          cmocka_unit_test(test_batched_equals_solo),
+        cmocka_unit_test(test_preemption),         cmocka_unit_test(test_prefix_cache),
+        cmocka_unit_test(test_abort_frees_blocks), cmocka_unit_test(test_sliding_window_memory),
         cmocka_unit_test(test_bad_requests),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
