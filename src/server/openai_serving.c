@@ -590,6 +590,64 @@ static bool output_budget(struct server *s, struct http_exchange *ex, const stru
     return true;
 }
 
+/* tool_choice "required" or a named function: gpt-oss has no switch for it, so the assistant's
+ * turn is begun for it — the prompt continues with the header of a tool call
+ * ("<|channel|>commentary to=functions.NAME <|constrain|>json<|message|>", or only up to
+ * "functions." for "required", leaving the name to the model). The same tokens are fed to each
+ * choice's output translator first, so the response reports the call like any other.
+ * Returns false (after answering 400) for a choice that names no declared tool. */
+static bool forced_tool_prefix(struct server *s, struct http_exchange *ex, const json_t *req,
+                               struct idbuf *forced)
+{
+    const json_t *choice = json_object_get(req, "tool_choice");
+    const json_t *tools = json_object_get(req, "tools");
+    const char *name = NULL;
+    if (json_is_object(choice)) {
+        const json_t *fn = json_object_get(choice, "function");
+        name = json_string_value(json_object_get(fn, "name"));
+        if (!name) {
+            http_respond_error(ex, 400, "invalid_request_error",
+                               "'tool_choice' must name a function: {\"type\": \"function\", "
+                               "\"function\": {\"name\": ...}}",
+                               "tool_choice", NULL);
+            return false;
+        }
+    } else if (!json_is_string(choice) || strcmp(json_string_value(choice), "required") != 0) {
+        return true;
+    }
+    bool declared = false;
+    size_t i;
+    const json_t *t;
+    json_array_foreach (tools, i, t) {
+        const char *tn = json_string_value(json_object_get(json_object_get(t, "function"), "name"));
+        if (tn && (!name || strcmp(tn, name) == 0))
+            declared = true;
+    }
+    if (!declared) {
+        http_respond_error(ex, 400, "invalid_request_error",
+                           name ? "'tool_choice' names a function that is not in 'tools'"
+                                : "'tool_choice' is \"required\" but 'tools' declares no function",
+                           "tool_choice", NULL);
+        return false;
+    }
+    idbuf_push(forced, TOKEN_CHANNEL);
+    char text[160];
+    int len = snprintf(text, sizeof(text), "commentary to=functions.%s", name ? name : "");
+    if (len < 0 || (size_t)len >= sizeof(text)) {
+        http_respond_error(ex, 400, "invalid_request_error", "the function name is too long",
+                           "tool_choice", NULL);
+        return false;
+    }
+    tokenizer_encode(s->tok, text, (size_t)len, /*allow_special=*/false, forced);
+    if (name) {
+        tokenizer_encode(s->tok, " ", 1, false, forced);
+        idbuf_push(forced, TOKEN_CONSTRAIN);
+        tokenizer_encode(s->tok, "json", 4, false, forced);
+        idbuf_push(forced, TOKEN_MESSAGE);
+    }
+    return true;
+}
+
 void server_handle_chat(void *ctx, struct http_exchange *ex)
 {
     struct server *s = ctx;
@@ -615,8 +673,9 @@ void server_handle_chat(void *ctx, struct http_exchange *ex)
     }
     struct openai_chat chat;
     const char *param = NULL;
-    struct idbuf ids;
+    struct idbuf ids, forced;
     idbuf_init(&ids);
+    idbuf_init(&forced);
     enum gptoss_status st = openai_chat_parse(req, &opts, &arena, &chat, &param);
     if (st == GPTOSS_OK)
         st = openai_chat_render(s->tok, &chat, &ids);
@@ -624,6 +683,9 @@ void server_handle_chat(void *ctx, struct http_exchange *ex)
         server_respond_status(ex, st, param);
         goto done;
     }
+    if (!forced_tool_prefix(s, ex, req, &forced))
+        goto done;
+    idbuf_append(&ids, forced.data, forced.len);
     j = job_create(s, OPENAI_API_CHAT, params.n);
     job_set_params(j, &params);
     uint32_t max_tokens;
@@ -642,6 +704,14 @@ void server_handle_chat(void *ctx, struct http_exchange *ex)
         st = openai_output_create(s->tok, &oo, &j->choices[i].out);
         if (st == GPTOSS_OK && params.logprobs)
             j->choices[i].logprobs = json_array();
+        if (st == GPTOSS_OK && forced.len) {
+            json_t *deltas = json_array();
+            for (size_t k = 0; k < forced.len; k++)
+                openai_output_push(j->choices[i].out, forced.data[k], deltas);
+            if (params.stream)
+                chat_stream_deltas(j, &j->choices[i], deltas, false);
+            json_decref(deltas);
+        }
         if (st == GPTOSS_OK)
             st = job_submit(j, i, ids.data, (uint32_t)ids.len, max_tokens, harmony_stop_ids, 2);
     }
@@ -654,6 +724,7 @@ void server_handle_chat(void *ctx, struct http_exchange *ex)
     pthread_mutex_unlock(&j->lock);
     job_respond(j, ex);
 done:
+    idbuf_deinit(&forced);
     idbuf_deinit(&ids);
     json_decref(req);
     arena_deinit(&arena);
