@@ -270,6 +270,8 @@ static void on_output(void *user, const struct engine_output *o)
     struct server *s = j->s;
     pthread_mutex_lock(&j->lock);
     bool finishing = o->finish != ENGINE_RUNNING;
+    if (finishing)
+        c->finish = o->finish; /* before any chunk is built: it carries the finish reason */
     c->n_prompt = o->n_prompt_tokens;
     c->n_cached = o->n_cached_tokens;
     json_t *deltas = json_array();
@@ -313,10 +315,16 @@ static void on_output(void *user, const struct engine_output *o)
     }
     json_decref(deltas);
     if (finishing) {
-        c->finish = o->finish;
         c->done = true;
         j->n_done++;
         server_metrics_record(s, o);
+        if (s->cfg.log_stats)
+            log_info("%s choice %u: %u prompt tokens (%u cached), %u generated, %s; queued "
+                     "%.3f s, first token %.3f s, total %.3f s",
+                     j->id, c->index, o->n_prompt_tokens, o->n_cached_tokens, o->n_output_tokens,
+                     finish_reason(c), o->t_scheduled > 0 ? o->t_scheduled - o->t_arrival : 0,
+                     o->t_first_token > 0 ? o->t_first_token - o->t_arrival : 0,
+                     o->t_now - o->t_arrival);
         if (j->params.stream && j->n_done == j->n_choices) {
             if (j->params.include_usage) {
                 json_t *chunk = chunk_base(j);
