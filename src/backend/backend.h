@@ -122,6 +122,18 @@ struct backend_ops {
 /* The plain scalar backend: the oracle. */
 const struct backend_ops *backend_cpu_ref(void);
 
+/* The fast CPU backend: SIMD kernels chosen at run time (AVX-512, AVX2 or portable C; the
+ * environment variable GPTOSS_CPU_ISA=generic|avx2|avx512 overrides the choice, read once) and
+ * a thread pool for matmul, the experts and attention. A row's results are bit-identical
+ * whatever the other rows of the call, n and the thread count; they differ from
+ * backend_cpu_ref()'s by rounding only. Its ops are meant to be called from one thread at a
+ * time (a concurrent call still works, single-threaded). */
+const struct backend_ops *backend_cpu(void);
+
+/* Sets backend_cpu()'s thread count, the caller included (0, the default: one per CPU the
+ * process may run on). Takes effect at the next op; waits for an op in progress to finish. */
+void backend_cpu_set_threads(uint32_t n);
+
 /* FP4 E2M1 code (0..15) → value. */
 float mxfp4_value(uint8_t code);
 

@@ -1,0 +1,532 @@
+/* cpu.c — the fast CPU backend: backend_cpu(), threaded ops over the simd.h kernels.
+ *
+ * The heavy ops split their OUTPUT elements across a persistent thread pool: matmul and the
+ * MXFP4 experts by weight rows, the transposed bf16 experts by output columns, attention by
+ * (token, kv head). Each output element is then computed entirely by one task, in the order
+ * the ISA's kernels fix (simd.h), so a row's result never depends on the other rows in the
+ * call, on n, or on the number of threads: the serving layer relies on that. Which route a
+ * matmul takes (weights read in place for a few input rows, or converted to f32 a group of rows
+ * at a time and reused for many) changes speed only, never bits.
+ *
+ * The cheap ops (embed, kv_write, router_topk, swiglu, add_scaled) are the reference ones;
+ * rope is the reference arithmetic with each (cos, sin) pair computed once per token instead of
+ * once per head, and rmsnorm sums its squares with the vector dot.
+ *
+ * Threads: one process-wide pool, created on first use with backend_cpu_set_threads()'s count.
+ * Ops are meant to be called from one thread at a time; a call that finds the pool busy (another
+ * thread inside an op) runs on its own thread with private scratch rather than waiting, with
+ * the same numbers.
+ */
+#include "backend/backend.h"
+
+#include "backend/cpu/simd.h"
+#include "base/error.h"
+#include "base/threadpool.h"
+#include "base/xalloc.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Weight rows widened or decoded to f32 at a time on the many-input-rows route; a group of
+ * 2880-wide rows (184 KB) stays in L2 while all the input rows stream past it. */
+#define CPU_GROUP 16
+
+/* Tasks per thread a loop is cut into, so that a slow thread does not hold up the rest. */
+#define CPU_TASKS_PER_THREAD 4
+
+/* ---- execution context ----------------------------------------------------------------------- */
+
+/* A growable, 64-byte aligned f32 buffer. */
+struct cpu_scratch {
+    float *data;
+    size_t cap; /* floats */
+};
+
+static float *cpu_scratch_reserve(struct cpu_scratch *s, size_t n_floats)
+{
+    if (s->cap >= n_floats)
+        return s->data;
+    free(s->data);
+    size_t cap = n_floats + n_floats / 2;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, cap * sizeof(float)) != 0) {
+        fprintf(stderr, "gptoss: out of memory allocating %zu bytes of CPU scratch\n",
+                cap * sizeof(float));
+        abort();
+    }
+    s->data = p;
+    s->cap = cap;
+    return s->data;
+}
+
+/* The process-wide pool and its per-worker scratch; `lock` is held while an op runs. */
+static struct {
+    pthread_mutex_t lock;
+    uint32_t n_threads; /* requested; 0 = one per CPU */
+    bool started;       /* pool creation attempted for n_threads */
+    struct threadpool *pool;
+    struct cpu_scratch *scratch; /* [workers + 1]; the last is shared by the whole op */
+    uint32_t n_scratch;
+} cpu_state = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* What one op call runs with. */
+struct cpu_exec {
+    struct threadpool *pool; /* NULL: the calling thread alone */
+    uint32_t n_workers;
+    struct cpu_scratch *scratch; /* [n_workers] per worker, then one shared */
+    const struct simd_kernels *k;
+    bool own; /* private fallback: scratch is ours to free */
+};
+
+static void cpu_begin(struct cpu_exec *ex)
+{
+    ex->k = simd_kernels();
+    if (pthread_mutex_trylock(&cpu_state.lock) != 0) {
+        /* Another thread is inside an op: run alone rather than queue behind it. */
+        ex->pool = NULL;
+        ex->n_workers = 1;
+        ex->scratch = xcalloc(2, sizeof(struct cpu_scratch));
+        ex->own = true;
+        return;
+    }
+    if (!cpu_state.started) {
+        uint32_t n = cpu_state.n_threads ? cpu_state.n_threads : threadpool_default_threads();
+        if (n > 1 && threadpool_create(n, /*pin=*/false, &cpu_state.pool) != GPTOSS_OK)
+            cpu_state.pool = NULL; /* run single-threaded rather than fail */
+        cpu_state.n_scratch = threadpool_n_threads(cpu_state.pool) + 1;
+        cpu_state.scratch = xcalloc(cpu_state.n_scratch, sizeof(struct cpu_scratch));
+        cpu_state.started = true;
+    }
+    ex->pool = cpu_state.pool;
+    ex->n_workers = threadpool_n_threads(cpu_state.pool);
+    ex->scratch = cpu_state.scratch;
+    ex->own = false;
+}
+
+static void cpu_end(struct cpu_exec *ex)
+{
+    if (ex->own) {
+        for (uint32_t i = 0; i <= ex->n_workers; i++)
+            free(ex->scratch[i].data);
+        free(ex->scratch);
+        return;
+    }
+    pthread_mutex_unlock(&cpu_state.lock);
+}
+
+/* Grows every worker's scratch to n_floats before a loop (workers never allocate). */
+static void cpu_reserve_workers(struct cpu_exec *ex, size_t n_floats)
+{
+    for (uint32_t w = 0; w < ex->n_workers; w++)
+        cpu_scratch_reserve(&ex->scratch[w], n_floats);
+}
+
+static float *cpu_shared(struct cpu_exec *ex, size_t n_floats)
+{
+    return cpu_scratch_reserve(&ex->scratch[ex->n_workers], n_floats);
+}
+
+void backend_cpu_set_threads(uint32_t n)
+{
+    pthread_mutex_lock(&cpu_state.lock);
+    threadpool_destroy(cpu_state.pool);
+    cpu_state.pool = NULL;
+    for (uint32_t i = 0; i < cpu_state.n_scratch; i++)
+        free(cpu_state.scratch[i].data);
+    free(cpu_state.scratch);
+    cpu_state.scratch = NULL;
+    cpu_state.n_scratch = 0;
+    cpu_state.n_threads = n;
+    cpu_state.started = false;
+    pthread_mutex_unlock(&cpu_state.lock);
+}
+
+static size_t cpu_round_up(size_t n, size_t unit)
+{
+    return (n + unit - 1) / unit * unit;
+}
+
+/* Cuts n_items into tasks of a multiple of `unit` items; returns the task count. */
+static uint32_t cpu_split(const struct cpu_exec *ex, size_t n_items, size_t unit, size_t *chunk)
+{
+    size_t per = (n_items + ex->n_workers * CPU_TASKS_PER_THREAD - 1) /
+                 (ex->n_workers * CPU_TASKS_PER_THREAD);
+    *chunk = cpu_round_up(per ? per : 1, unit);
+    return (uint32_t)((n_items + *chunk - 1) / *chunk);
+}
+
+/* x itself when its rows are already a multiple of SIMD_PAD wide, else a zero-padded copy. */
+static const float *cpu_pad_rows(struct cpu_exec *ex, const float *x, size_t n, size_t n_in,
+                                 size_t k_pad)
+{
+    if (n_in == k_pad)
+        return x;
+    float *p = cpu_shared(ex, n * k_pad);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(p + i * k_pad, x + i * n_in, n_in * sizeof(float));
+        memset(p + i * k_pad + n_in, 0, (k_pad - n_in) * sizeof(float));
+    }
+    return p;
+}
+
+/* ---- matmul ---------------------------------------------------------------------------------- */
+
+struct cpu_matmul {
+    struct cpu_exec *ex;
+    const float *x; /* [n][k_pad], zero-padded */
+    size_t n;
+    const struct tensor *w, *bias;
+    float *y;
+    size_t n_out, n_in, k_pad, chunk;
+};
+
+static void cpu_add_bias(float *y, size_t n, size_t y_stride, size_t r0, size_t r1,
+                         const struct tensor *bias, size_t bias_at)
+{
+    for (size_t r = r0; r < r1; r++) {
+        float b = tensor_get_f32(bias, bias_at + r);
+        for (size_t i = 0; i < n; i++)
+            y[i * y_stride + r] += b;
+    }
+}
+
+static void cpu_matmul_task(void *arg, uint32_t task, uint32_t worker)
+{
+    const struct cpu_matmul *m = arg;
+    const struct simd_kernels *k = m->ex->k;
+    size_t r0 = (size_t)task * m->chunk;
+    size_t r1 = r0 + m->chunk < m->n_out ? r0 + m->chunk : m->n_out;
+    size_t n_in = m->n_in, k_pad = m->k_pad;
+    float *tile = m->ex->scratch[worker].data; /* [CPU_GROUP][k_pad] */
+
+    if (m->w->dtype == DTYPE_BF16 && m->n <= k->few_rows_bf16) {
+        const uint16_t *w = (const uint16_t *)m->w->data + r0 * n_in;
+        k->dot_bf16(w, n_in, r1 - r0, n_in, m->x, k_pad, m->n, k_pad, m->y + r0, m->n_out);
+    } else {
+        for (size_t g = r0; g < r1; g += CPU_GROUP) {
+            size_t rows = r1 - g < CPU_GROUP ? r1 - g : CPU_GROUP;
+            const float *wg; /* [rows][k_pad] */
+            if (m->w->dtype == DTYPE_F32 && n_in == k_pad) {
+                wg = (const float *)m->w->data + g * n_in; /* already padded: read in place */
+            } else {
+                for (size_t r = 0; r < rows; r++) {
+                    float *row = tile + r * k_pad;
+                    if (m->w->dtype == DTYPE_BF16)
+                        k->bf16_to_f32((const uint16_t *)m->w->data + (g + r) * n_in, n_in, row);
+                    else
+                        memcpy(row, (const float *)m->w->data + (g + r) * n_in,
+                               n_in * sizeof(float));
+                    memset(row + n_in, 0, (k_pad - n_in) * sizeof(float));
+                }
+                wg = tile;
+            }
+            k->dot_f32(wg, k_pad, rows, m->x, k_pad, m->n, k_pad, m->y + g, m->n_out);
+        }
+    }
+    if (m->bias)
+        cpu_add_bias(m->y, m->n, m->n_out, r0, r1, m->bias, 0);
+}
+
+static void cpu_matmul(const float *x, size_t n, const struct tensor *w, const struct tensor *bias,
+                       float *y)
+{
+    GPTOSS_ASSERT(w->n_dims == 2);
+    GPTOSS_ASSERT(w->dtype == DTYPE_F32 || w->dtype == DTYPE_BF16);
+    size_t n_out = w->shape[0], n_in = w->shape[1];
+    GPTOSS_ASSERT(!bias || tensor_n_elements(bias) == n_out);
+    if (n == 0 || n_out == 0)
+        return;
+    struct cpu_exec ex;
+    cpu_begin(&ex);
+    size_t k_pad = cpu_round_up(n_in ? n_in : 1, SIMD_PAD);
+    struct cpu_matmul m = {
+        .ex = &ex,
+        .x = cpu_pad_rows(&ex, x, n, n_in, k_pad),
+        .n = n,
+        .w = w,
+        .bias = bias,
+        .y = y,
+        .n_out = n_out,
+        .n_in = n_in,
+        .k_pad = k_pad,
+    };
+    cpu_reserve_workers(&ex, CPU_GROUP * k_pad);
+    uint32_t n_tasks = cpu_split(&ex, n_out, CPU_GROUP, &m.chunk);
+    threadpool_run(ex.pool, n_tasks, cpu_matmul_task, &m);
+    cpu_end(&ex);
+}
+
+/* ---- experts --------------------------------------------------------------------------------- */
+
+struct cpu_expert {
+    struct cpu_exec *ex;
+    const float *x; /* [n][n_in]; for MXFP4 in the kernels' nibble order */
+    size_t n;
+    const struct expert_matrix *w;
+    size_t expert;
+    float *y;
+    size_t chunk;
+};
+
+/* MXFP4: tasks are ranges of weight rows, like matmul. */
+static void cpu_expert_mxfp4_task(void *arg, uint32_t task, uint32_t worker)
+{
+    const struct cpu_expert *m = arg;
+    const struct simd_kernels *k = m->ex->k;
+    size_t n_out = m->w->n_out, n_in = m->w->n_in, n_blocks = n_in / 32;
+    size_t r0 = (size_t)task * m->chunk;
+    size_t r1 = r0 + m->chunk < n_out ? r0 + m->chunk : n_out;
+    size_t first = m->expert * n_out; /* the expert's first row */
+    const uint8_t *blocks = m->w->blocks + (first + r0) * n_blocks * 16;
+    const uint8_t *scales = m->w->scales + (first + r0) * n_blocks;
+
+    if (m->n <= k->few_rows_mxfp4) {
+        k->dot_mxfp4(blocks, scales, r1 - r0, n_blocks, m->x, n_in, m->n, m->y + r0, n_out);
+    } else {
+        float *tile = m->ex->scratch[worker].data; /* [CPU_GROUP][n_in] */
+        for (size_t g = r0; g < r1; g += CPU_GROUP) {
+            size_t rows = r1 - g < CPU_GROUP ? r1 - g : CPU_GROUP;
+            for (size_t r = 0; r < rows; r++)
+                k->mxfp4_to_f32(blocks + (g - r0 + r) * n_blocks * 16,
+                                scales + (g - r0 + r) * n_blocks, n_blocks, tile + r * n_in);
+            k->dot_f32(tile, n_in, rows, m->x, n_in, m->n, n_in, m->y + g, n_out);
+        }
+    }
+    cpu_add_bias(m->y, m->n, n_out, r0, r1, m->w->bias, first);
+}
+
+/* BF16_IO: the weights are [in][out], so tasks are ranges of output columns. */
+static void cpu_expert_io_task(void *arg, uint32_t task, uint32_t worker)
+{
+    (void)worker;
+    const struct cpu_expert *m = arg;
+    size_t n_out = m->w->n_out, n_in = m->w->n_in;
+    size_t o0 = (size_t)task * m->chunk;
+    size_t o1 = o0 + m->chunk < n_out ? o0 + m->chunk : n_out;
+    const uint16_t *w = m->w->weight + m->expert * n_in * n_out;
+    m->ex->k->dot_bf16_io(w, n_out, n_in, o0, o1, m->x, n_in, m->n, m->y, n_out);
+    cpu_add_bias(m->y, m->n, n_out, o0, o1, m->w->bias, m->expert * n_out);
+}
+
+static void cpu_expert_matmul(const float *x, size_t n, const struct expert_matrix *w,
+                              uint32_t expert, float *y)
+{
+    GPTOSS_ASSERT(expert < w->n_experts);
+    if (n == 0 || w->n_out == 0)
+        return;
+    struct cpu_exec ex;
+    cpu_begin(&ex);
+    struct cpu_expert m = {.ex = &ex, .x = x, .n = n, .w = w, .expert = expert, .y = y};
+    uint32_t n_tasks;
+    if (w->format == EXPERT_MXFP4) {
+        GPTOSS_ASSERT(w->n_in % 32 == 0);
+        float *xo = cpu_shared(&ex, n * w->n_in);
+        for (size_t i = 0; i < n; i++)
+            simd_mxfp4_order(x + i * w->n_in, w->n_in, xo + i * w->n_in);
+        m.x = xo;
+        cpu_reserve_workers(&ex, (size_t)CPU_GROUP * w->n_in);
+        n_tasks = cpu_split(&ex, w->n_out, CPU_GROUP, &m.chunk);
+        threadpool_run(ex.pool, n_tasks, cpu_expert_mxfp4_task, &m);
+    } else {
+        GPTOSS_ASSERT(w->format == EXPERT_BF16_IO);
+        n_tasks = cpu_split(&ex, w->n_out, 64, &m.chunk);
+        threadpool_run(ex.pool, n_tasks, cpu_expert_io_task, &m);
+    }
+    cpu_end(&ex);
+}
+
+/* ---- attention ------------------------------------------------------------------------------- */
+
+/* The first key position a query at `pos` may see (as ref.c). */
+static uint32_t cpu_first_visible(uint32_t pos, uint32_t window)
+{
+    if (window == 0 || pos + 1 <= window)
+        return 0;
+    return pos + 1 - window;
+}
+
+struct cpu_attention {
+    struct cpu_exec *ex;
+    const struct attention_args *a;
+};
+
+/* The slot of key position `key` in a sequence's block table. */
+static size_t cpu_slot(const struct attention_args *a, const uint32_t *table, uint32_t key)
+{
+    size_t slot = (size_t)table[key / a->block_size] * a->block_size + key % a->block_size;
+    GPTOSS_ASSERT(slot < (size_t)a->kv->n_blocks * a->block_size);
+    return slot;
+}
+
+/* One token and one kv head: the `group` query heads that read it go through the keys and the
+ * values together, so each cached vector is loaded once for all of them. Logits are laid out
+ * [key][head]; when S is a multiple of SIMD_PAD, each run of keys within one KV block is one
+ * dot_f32 call (the group's queries × the run's keys), else one dot per (key, head). */
+static void cpu_attention_task(void *arg, uint32_t task, uint32_t worker)
+{
+    const struct cpu_attention *c = arg;
+    const struct attention_args *a = c->a;
+    const struct simd_kernels *k = c->ex->k;
+    uint32_t S = a->head_dim, Hkv = a->n_kv_heads, group = a->n_heads / Hkv, B = a->block_size;
+    uint32_t t = task / Hkv, g = task % Hkv;
+    size_t q_width = (size_t)a->n_heads * S, kv_width = (size_t)Hkv * S;
+    const float *q = a->q + t * q_width + (size_t)g * group * S; /* [group][S] */
+    float *out = a->out + t * q_width + (size_t)g * group * S;   /* [group][S] */
+    uint32_t pos = a->positions[t];
+    uint32_t first = cpu_first_visible(pos, a->window);
+    uint32_t n_keys = pos - first + 1;
+    const uint32_t *table = a->block_tables[a->seq_of_token[t]];
+    float *logits = c->ex->scratch[worker].data; /* [n_keys][group] */
+    float max[64], denom[64], p[64];
+    GPTOSS_ASSERT(group <= 64);
+
+    for (uint32_t key = first; key <= pos;) {
+        uint32_t run = B - key % B; /* keys left in this KV block */
+        if (run > pos + 1 - key)
+            run = pos + 1 - key;
+        const float *kv = a->kv->k + cpu_slot(a, table, key) * kv_width + (size_t)g * S;
+        float *l = logits + (size_t)(key - first) * group;
+        if (S % SIMD_PAD == 0) {
+            cpu_slot(a, table, key + run - 1); /* bounds check of the run's end */
+            k->dot_f32(q, S, group, kv, kv_width, run, S, l, group);
+        } else {
+            for (uint32_t i = 0; i < run; i++)
+                for (uint32_t j = 0; j < group; j++)
+                    l[(size_t)i * group + j] = k->dot(q + (size_t)j * S, kv + i * kv_width, S);
+        }
+        key += run;
+    }
+    for (uint32_t j = 0; j < group; j++)
+        max[j] = a->sinks ? a->sinks[g * group + j] : -INFINITY;
+    for (uint32_t i = 0; i < n_keys; i++) {
+        float *l = logits + (size_t)i * group;
+        for (uint32_t j = 0; j < group; j++) {
+            l[j] *= a->scale;
+            if (l[j] > max[j])
+                max[j] = l[j];
+        }
+    }
+    for (uint32_t j = 0; j < group; j++)
+        denom[j] = a->sinks ? expf(a->sinks[g * group + j] - max[j]) : 0.0f;
+    for (uint32_t i = 0; i < n_keys; i++) {
+        float *l = logits + (size_t)i * group;
+        for (uint32_t j = 0; j < group; j++) {
+            l[j] = expf(l[j] - max[j]);
+            denom[j] += l[j];
+        }
+    }
+
+    memset(out, 0, (size_t)group * S * sizeof(float));
+    for (uint32_t i = 0; i < n_keys; i++) {
+        const float *v = a->kv->v + cpu_slot(a, table, first + i) * kv_width + (size_t)g * S;
+        for (uint32_t j = 0; j < group; j++)
+            p[j] = logits[(size_t)i * group + j] / denom[j];
+        k->axpy_rows(out, group, S, p, v);
+    }
+}
+
+static void cpu_attention(const struct attention_args *a)
+{
+    GPTOSS_ASSERT(a->n_kv_heads > 0 && a->n_heads % a->n_kv_heads == 0);
+    if (a->n_tokens == 0)
+        return;
+    size_t max_keys = 1;
+    for (uint32_t t = 0; t < a->n_tokens; t++) {
+        size_t visible = a->positions[t] - cpu_first_visible(a->positions[t], a->window) + 1;
+        if (visible > max_keys)
+            max_keys = visible;
+    }
+    struct cpu_exec ex;
+    cpu_begin(&ex);
+    cpu_reserve_workers(&ex, max_keys * (a->n_heads / a->n_kv_heads));
+    struct cpu_attention c = {.ex = &ex, .a = a};
+    threadpool_run(ex.pool, a->n_tokens * a->n_kv_heads, cpu_attention_task, &c);
+    cpu_end(&ex);
+}
+
+/* ---- small ops ------------------------------------------------------------------------------- */
+
+static void cpu_rmsnorm(const float *x, size_t n, const struct tensor *gain, float eps, float *y)
+{
+    size_t d = (size_t)tensor_n_elements(gain);
+    const struct simd_kernels *k = simd_kernels();
+    for (size_t i = 0; i < n; i++) {
+        const float *xi = x + i * d;
+        float *yi = y + i * d;
+        float rinv = 1.0f / sqrtf(k->dot(xi, xi, d) / (float)d + eps);
+        for (size_t j = 0; j < d; j++)
+            yi[j] = tensor_get_f32(gain, j) * (xi[j] * rinv);
+    }
+}
+
+/* ref.c's arithmetic exactly, with cos and sin computed once per token rather than per head. */
+static void cpu_rope(float *x, size_t n, uint32_t n_heads, const uint32_t *positions,
+                     const struct rope *rope)
+{
+    uint32_t dim = rope->head_dim, half = dim / 2;
+    float cs[ROPE_MAX_HALF], sn[ROPE_MAX_HALF];
+    for (size_t t = 0; t < n; t++) {
+        float pos = (float)positions[t];
+        for (uint32_t i = 0; i < half; i++) {
+            float angle = pos * rope->inv_freq[i];
+            cs[i] = cosf(angle) * rope->attention_factor;
+            sn[i] = sinf(angle) * rope->attention_factor;
+        }
+        for (uint32_t h = 0; h < n_heads; h++) {
+            float *u = x + (t * n_heads + h) * dim;
+            for (uint32_t i = 0; i < half; i++) {
+                float a = u[i], b = u[i + half];
+                u[i] = a * cs[i] - b * sn[i];
+                u[i + half] = b * cs[i] + a * sn[i];
+            }
+        }
+    }
+}
+
+/* The cheap ops are the reference ones, called through its table (their bodies are static). */
+static void cpu_embed(const struct tensor *table, const uint32_t *ids, size_t n, float *out)
+{
+    backend_cpu_ref()->embed(table, ids, n, out);
+}
+
+static void cpu_kv_write(const struct kv_layer *kv, uint32_t block_size, uint32_t kv_width,
+                         const float *k, const float *v, const uint32_t *slots, size_t n)
+{
+    backend_cpu_ref()->kv_write(kv, block_size, kv_width, k, v, slots, n);
+}
+
+static void cpu_router_topk(const float *logits, size_t n, uint32_t n_experts, uint32_t k,
+                            uint32_t *idx, float *w)
+{
+    backend_cpu_ref()->router_topk(logits, n, n_experts, k, idx, w);
+}
+
+static void cpu_swiglu(const float *u, size_t n, uint32_t n_ff, float alpha, float limit, float *a)
+{
+    backend_cpu_ref()->swiglu(u, n, n_ff, alpha, limit, a);
+}
+
+static void cpu_add_scaled(float *y, const float *x, size_t n_elements, float scale)
+{
+    backend_cpu_ref()->add_scaled(y, x, n_elements, scale);
+}
+
+const struct backend_ops *backend_cpu(void)
+{
+    static const struct backend_ops ops = {
+        .name = "cpu",
+        .embed = cpu_embed,
+        .rmsnorm = cpu_rmsnorm,
+        .matmul = cpu_matmul,
+        .rope = cpu_rope,
+        .kv_write = cpu_kv_write,
+        .attention = cpu_attention,
+        .router_topk = cpu_router_topk,
+        .expert_matmul = cpu_expert_matmul,
+        .swiglu = cpu_swiglu,
+        .add_scaled = cpu_add_scaled,
+    };
+    return &ops;
+}

@@ -1,0 +1,127 @@
+/* simd.h — the vector kernels the CPU backend's heavy ops are built from, one table per ISA.
+ *
+ * cpu.c never touches intrinsics: it splits an op into tasks and calls these kernels through
+ * struct simd_kernels. simd_generic.c implements every kernel in plain C and is always built;
+ * simd_avx2.c and simd_avx512.c implement the same kernels with intrinsics, each compiled with
+ * its own -m flags, and are used only when the CPU reports the ISA at run time.
+ *
+ * The summation rule, which makes results independent of batching and threading: every dot
+ * product of length k_pad (a multiple of SIMD_PAD) is accumulated in ONE accumulator vector of
+ * the ISA's width W (8 for generic and AVX2, 16 for AVX-512), lane l summing elements l, l+W,
+ * l+2W, ... in ascending order with one multiply-add each (a fused one on AVX2/AVX-512), and
+ * is then reduced by a fixed tree. Every kernel of a table follows it, whatever the tile shape
+ * it uses internally or the number of rows it is given, so the same weight row and input row
+ * give bit-identical output in dot_f32, dot_bf16 and dot_mxfp4 alike, and the same as the
+ * decode-then-dot_f32 route. Operands are zero-padded from n_in to k_pad; padding lanes add
+ * 0 * 0. Different ISAs round differently; each is close to backend_cpu_ref().
+ */
+#ifndef GPTOSS_BACKEND_CPU_SIMD_H
+#define GPTOSS_BACKEND_CPU_SIMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Rows given to the dot kernels are padded to a multiple of this many elements. */
+#define SIMD_PAD 16
+
+enum simd_isa {
+    SIMD_GENERIC,
+    SIMD_AVX2,   /* AVX2 + FMA + F16C */
+    SIMD_AVX512, /* AVX-512 F/BW/VL (+ AVX2, FMA, F16C) */
+    SIMD_ISA_COUNT,
+};
+
+struct simd_kernels {
+    const char *name;
+
+    /* out[i * out_stride + r] = Σ_k w[r * w_stride + k] · x[i * x_stride + k] over k < k_pad,
+     * for r < n_w, i < n_x. Both operands are f32 and zero beyond the logical length. */
+    void (*dot_f32)(const float *w, size_t w_stride, size_t n_w, const float *x, size_t x_stride,
+                    size_t n_x, size_t k_pad, float *out, size_t out_stride);
+
+    /* dot_f32 with bf16 weight rows of n_in values (n_in <= k_pad), read as if zero-padded to
+     * k_pad; x must be zero in n_in..k_pad-1. Widens each weight vector once per tile of input
+     * rows, so it reads the weights straight from memory: the path for a few input rows. */
+    void (*dot_bf16)(const uint16_t *w, size_t w_stride, size_t n_w, size_t n_in, const float *x,
+                     size_t x_stride, size_t n_x, size_t k_pad, float *out, size_t out_stride);
+
+    /* dot_f32 with MXFP4 weight rows of n_blocks 32-value blocks (k_pad = 32 n_blocks): row r
+     * is blocks[r * n_blocks * 16 ...] with scales[r * n_blocks ...]. Decodes in registers.
+     * Inside each block the kernels take the values in NIBBLE ORDER: the 16 low nibbles
+     * (elements 0, 2, ..., 30) then the 16 high nibbles (1, 3, ..., 31), which spares the
+     * interleaving shuffles; x must be given in that order too (simd_mxfp4_order). */
+    void (*dot_mxfp4)(const uint8_t *blocks, const uint8_t *scales, size_t n_w, size_t n_blocks,
+                      const float *x, size_t x_stride, size_t n_x, float *out, size_t out_stride);
+
+    /* dst[0..n) = src widened to f32 (exact). */
+    void (*bf16_to_f32)(const uint16_t *src, size_t n, float *dst);
+
+    /* dst[0..32 n_blocks) = the decoded blocks in nibble order: exactly mxfp4_decode_block's
+     * values, rearranged, and the numbers dot_mxfp4 multiplies by. */
+    void (*mxfp4_to_f32)(const uint8_t *blocks, const uint8_t *scales, size_t n_blocks, float *dst);
+
+    /* Transposed bf16 weights (EXPERT_BF16_IO): for o in [o_begin, o_end) and i < n_x,
+     * y[i * y_stride + o] = Σ_c w[c * w_stride + o] · x[i * x_stride + c] over c < n_in, one
+     * output per lane, c ascending (fused multiply-add where the ISA has it). */
+    void (*dot_bf16_io)(const uint16_t *w, size_t w_stride, size_t n_in, size_t o_begin,
+                        size_t o_end, const float *x, size_t x_stride, size_t n_x, float *y,
+                        size_t y_stride);
+
+    /* Σ a[i] b[i] over i < n, any n, in an order fixed by n. */
+    float (*dot)(const float *a, const float *b, size_t n);
+
+    /* y[i] += a · x[i] for i < n, one (fused where the ISA has it) multiply-add each. */
+    void (*axpy)(float *y, float a, const float *x, size_t n);
+
+    /* axpy into n_rows rows at once: y[r * n + i] += a[r] · x[i], the same arithmetic. */
+    void (*axpy_rows)(float *y, size_t n_rows, size_t n, const float *a, const float *x);
+
+    /* Speed hints for cpu.c: up to this many input rows, dot_bf16 / dot_mxfp4 beat widening or
+     * decoding a group of rows once and running dot_f32 over it (the results are the same). */
+    uint32_t few_rows_bf16, few_rows_mxfp4;
+};
+
+/* The kernel tables; the x86 ones exist only where GPTOSS_SIMD_X86 is defined. */
+extern const struct simd_kernels simd_kernels_generic;
+extern const struct simd_kernels simd_kernels_avx2;
+extern const struct simd_kernels simd_kernels_avx512;
+
+/* Whether this build and this CPU can run `isa`'s kernels. */
+bool simd_supported(enum simd_isa isa);
+
+/* The table the CPU backend uses. Chosen on first use: the environment variable
+ * GPTOSS_CPU_ISA (generic, avx2 or avx512) if set and supported, else the best supported. */
+const struct simd_kernels *simd_kernels(void);
+
+/* Test hook: makes simd_kernels() return `isa`'s table from now on. Returns false and changes
+ * nothing when `isa` is not supported. Not safe while ops are running. */
+bool simd_force(enum simd_isa isa);
+
+/* Lower-case ISA name, as GPTOSS_CPU_ISA spells it. */
+const char *simd_isa_name(enum simd_isa isa);
+
+/* Rearranges x[0..n) (n a multiple of 32) into the nibble order of the MXFP4 kernels:
+ * out[32b + j] = x[32b + 2j] and out[32b + 16 + j] = x[32b + 2j + 1] for j < 16. */
+void simd_mxfp4_order(const float *x, size_t n, float *out);
+
+/* An E8M0 scale s as the float 2^(s - 127): subnormal 2^-127 for s = 0, +inf for s = 255, as
+ * mxfp4_decode_block's ldexpf gives. */
+static inline float simd_e8m0_scale(uint8_t s)
+{
+    union {
+        uint32_t u;
+        float f;
+    } v = {.u = s ? (uint32_t)s << 23 : 0x00400000u};
+    return v.f;
+}
+
+/* FP4 code (0..15) → the high byte of its value as an IEEE half (the low byte is always 0):
+ * the kernels look codes up in this with a byte shuffle and widen the halves exactly. */
+#define SIMD_FP4_HALF_HIGH                                                                         \
+    {                                                                                              \
+        0x00, 0x38, 0x3c, 0x3e, 0x40, 0x42, 0x44, 0x46, 0x80, 0xb8, 0xbc, 0xbe, 0xc0, 0xc2, 0xc4,  \
+            0xc6                                                                                   \
+    }
+
+#endif
