@@ -38,7 +38,11 @@ enum gptoss_status model_load(const char *dir, const struct model_options *optio
                             &model->weights);
     if (st != GPTOSS_OK)
         goto fail;
-    model->ops = backend_cpu_ref();
+    /* GPTOSS_BACKEND=ref runs the scalar oracle instead, for comparisons. */
+    const char *which = getenv("GPTOSS_BACKEND");
+    model->ops = which && strcmp(which, "ref") == 0 ? backend_cpu_ref() : backend_cpu();
+    if (options && options->n_threads)
+        backend_cpu_set_threads(options->n_threads);
     rope_init(&model->rope, &model->config.rope);
     st = sinks_to_f32(&model->config, model->weights, &model->sinks);
     if (st != GPTOSS_OK)

@@ -18,6 +18,7 @@
 struct model;
 
 struct model_options {
+    uint32_t n_threads;                    /* CPU threads; 0: one per available core */
     const struct model_progress *progress; /* may be NULL */
 };
 

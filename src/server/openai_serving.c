@@ -34,6 +34,7 @@ struct choice {
     struct tokenizer_stream ts; /* completions */
     struct buf text;            /* completions: all text so far (echo included) */
     size_t text_sent;           /* completions: bytes already streamed */
+    size_t echo_len;            /* completions: bytes of echoed prompt at the start of text */
     json_t *logprobs;           /* chat: [items]; completions: {tokens, token_logprobs, ...} */
     size_t logprobs_sent;       /* chat streaming: items already attached to a chunk */
     enum engine_finish finish;
@@ -222,6 +223,21 @@ static void completion_stream_text(struct job *j, struct choice *c, bool final)
                            c->text.data ? c->text.data + c->text_sent : "", len, "logprobs",
                            "finish_reason");
     c->text_sent = c->text.len;
+    /* The logprobs of the tokens not yet sent ride on this chunk. */
+    size_t n_lp = c->logprobs ? json_array_size(json_object_get(c->logprobs, "tokens")) : 0;
+    if (n_lp > c->logprobs_sent) {
+        static const char *const keys[] = {"tokens", "token_logprobs", "top_logprobs",
+                                           "text_offset"};
+        json_t *lp = json_object();
+        for (size_t k = 0; k < 4; k++) {
+            json_t *all = json_object_get(c->logprobs, keys[k]), *part = json_array();
+            for (size_t i = c->logprobs_sent; i < n_lp; i++)
+                json_array_append(part, json_array_get(all, i));
+            json_object_set_new(lp, keys[k], part);
+        }
+        json_object_set_new(ch, "logprobs", lp);
+        c->logprobs_sent = n_lp;
+    }
     if (final)
         json_object_set_new(ch, "finish_reason", json_string(finish_reason(c)));
     json_t *chunk = chunk_base(j);
@@ -236,7 +252,10 @@ static bool completion_check_stop(struct job *j, struct choice *c, size_t from)
 {
     for (uint32_t k = 0; k < j->params.n_stop; k++) {
         size_t sl = strlen(j->params.stop[k]);
+        /* Only generated text can stop a request, never the echoed prompt. */
         size_t start = from >= sl ? from - sl + 1 : 0;
+        if (start < c->echo_len)
+            start = c->echo_len;
         for (size_t p = start; p + sl <= c->text.len; p++)
             if (memcmp(c->text.data + p, j->params.stop[k], sl) == 0) {
                 c->text.len = p;
@@ -833,6 +852,7 @@ void server_handle_completions(void *ctx, struct http_exchange *ex)
                                json_string_length(prompts[p]));
                 else
                     tokenizer_decode(s->tok, ids.data, ids.len, /*skip_special=*/true, &c->text);
+                c->echo_len = c->text.len;
             }
             if (params.logprobs)
                 c->logprobs = json_pack("{s:[],s:[],s:[],s:[]}", "tokens", "token_logprobs",
