@@ -40,7 +40,7 @@ struct kv_seq {
     uint32_t *tables[KV_N_GROUPS]; /* [cap] block ids or KV_BLOCK_NONE */
     uint32_t n_entries;            /* entries in use (same for both groups) */
     uint32_t cap;
-    uint64_t *hashes;              /* [cap] hash of each full block, for the first n_hashed */
+    uint64_t *hashes; /* [cap] hash of each full block, for the first n_hashed */
     uint32_t n_hashed;
 };
 
@@ -74,9 +74,9 @@ void kv_manager_release(struct kv_manager *m, struct kv_seq *seq);
 
 struct kv_stats {
     uint32_t n_blocks[KV_N_GROUPS];
-    uint32_t n_free[KV_N_GROUPS];   /* blocks with no reference (cached or not) */
-    uint64_t prefix_queries;        /* tokens looked up by kv_manager_match_prefix */
-    uint64_t prefix_hits;           /* tokens found */
+    uint32_t n_free[KV_N_GROUPS]; /* blocks with no reference (cached or not) */
+    uint64_t prefix_queries;      /* tokens looked up by kv_manager_match_prefix */
+    uint64_t prefix_hits;         /* tokens found */
 };
 
 void kv_manager_stats(const struct kv_manager *m, struct kv_stats *stats);
