@@ -1127,3 +1127,25 @@ def test_sigterm_during_requests(gptoss_bin, checkpoint, log_dir):
         assert "shutting down" in srv.stderr()
     finally:
         srv.kill()
+
+
+def test_queue_full_is_503(gptoss_bin, checkpoint, log_dir):
+    """With one running slot and room for one waiting request, a third request is refused with
+    503 and OpenAI's error body, and the server goes on serving once the queue drains."""
+    with serving(gptoss_bin, checkpoint, "--max-model-len", 1024, "--kv-cache-memory", "16M",
+                 "--max-num-seqs", 1, "--max-queued-requests", 1, "--date", DATE,
+                 log_dir=log_dir, name="queue") as srv:
+        first = RawStream(srv.port, COMPL, {"prompt": "Keep going", "max_tokens": 900,
+                                            "stream": True})
+        assert first.read_status() == 200
+        assert len(first.read_events(2)) >= 2
+        second = RawStream(srv.port, COMPL, {"prompt": "Wait", "max_tokens": 2, "stream": True})
+        assert wait_until(lambda: srv.metric("vllm:num_requests_waiting") == 1, SETTLE_S)
+        status, body = srv.json("POST", COMPL, {"prompt": "Refused", "max_tokens": 1})
+        assert_error(status, body, 503)
+        first.close()
+        assert second.read_status() == 200
+        second.read_to_end()
+        second.close()
+        status, body = srv.json("POST", COMPL, {"prompt": "ok", "max_tokens": 1})
+        assert status == 200
