@@ -230,11 +230,12 @@ static json_t *message(const char *role, const char *content)
 int cmd_generate(int argc, char **argv)
 {
     struct flags f;
-    int rc = flags_parse(argc, argv, 2,
-                         "--model --prompt --system --max-tokens --max-model-len --temperature "
-                         "--top-p --top-k --min-p --presence-penalty --frequency-penalty "
-                         "--repetition-penalty --seed --show-reasoning --raw --reasoning-effort",
-                         &f);
+    int rc = flags_parse(
+        argc, argv, 2,
+        "--model --prompt --system --max-tokens --max-model-len --temperature "
+        "--top-p --top-k --min-p --presence-penalty --frequency-penalty "
+        "--repetition-penalty --seed --show-reasoning --raw --reasoning-effort --threads",
+        &f);
     if (rc)
         return rc;
     if (!f.prompt)
@@ -298,7 +299,7 @@ int cmd_chat(int argc, char **argv)
     int rc = flags_parse(argc, argv, 2,
                          "--model --system --max-tokens --max-model-len --temperature --top-p "
                          "--top-k --min-p --presence-penalty --frequency-penalty "
-                         "--repetition-penalty --seed --reasoning-effort",
+                         "--repetition-penalty --seed --reasoning-effort --threads",
                          &f);
     if (rc)
         return rc;

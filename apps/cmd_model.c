@@ -47,6 +47,12 @@ int load_model_cli(const struct flags *f, struct gptoss_model **model_out)
     gptoss_model_options_init(&options);
     if (isatty(STDERR_FILENO))
         options.progress = &progress;
+    if (f->threads) {
+        uint64_t n;
+        if (!flag_u64("--threads", f->threads, 1, 1024, &n))
+            return EXIT_USAGE;
+        options.n_threads = (uint32_t)n;
+    }
     if (gptoss_model_create(f->model, &options, model_out) != GPTOSS_OK)
         return fail_status("cannot load the model");
     return 0;
@@ -150,7 +156,7 @@ int cmd_random_model(int argc, char **argv)
 int cmd_info(int argc, char **argv)
 {
     struct flags f;
-    int rc = flags_parse(argc, argv, 2, "--model --max-model-len", &f);
+    int rc = flags_parse(argc, argv, 2, "--model --max-model-len --threads", &f);
     if (rc)
         return rc;
     uint32_t ctx;
@@ -273,7 +279,7 @@ static int write_npy(const char *path, const float *data, size_t rows, size_t co
 int cmd_logits(int argc, char **argv)
 {
     struct flags f;
-    int rc = flags_parse(argc, argv, 2, "--model --tokens --out", &f);
+    int rc = flags_parse(argc, argv, 2, "--model --tokens --out --threads", &f);
     if (rc)
         return rc;
     if (!f.tokens || !f.out)

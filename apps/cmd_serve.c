@@ -92,13 +92,14 @@ static int read_key_file(const char *path, char ***keys, size_t *n)
 int cmd_serve(int argc, char **argv)
 {
     struct flags f;
-    int rc = flags_parse(argc, argv, 2,
-                         "--model --host --port --served-model-name --max-model-len "
-                         "--max-num-seqs --max-num-batched-tokens --tensor-parallel-size "
-                         "--distributed-backend --kv-cache-memory --weights --dtype "
-                         "--quantization --api-key --api-key-file --no-enable-prefix-caching "
-                         "--enable-prefix-caching --disable-log-stats --date --max-queued-requests",
-                         &f);
+    int rc = flags_parse(
+        argc, argv, 2,
+        "--model --host --port --served-model-name --max-model-len "
+        "--max-num-seqs --max-num-batched-tokens --tensor-parallel-size "
+        "--distributed-backend --kv-cache-memory --weights --dtype "
+        "--quantization --api-key --api-key-file --no-enable-prefix-caching "
+        "--enable-prefix-caching --disable-log-stats --date --max-queued-requests --threads",
+        &f);
     if (rc)
         return rc;
     struct gptoss_serve_options o;
@@ -135,6 +136,11 @@ int cmd_serve(int argc, char **argv)
         if (!flag_u64("--max-queued-requests", f.max_queued_requests, 1, 1u << 20, &v))
             return EXIT_USAGE;
         o.max_queued_requests = (uint32_t)v;
+    }
+    if (f.threads) {
+        if (!flag_u64("--threads", f.threads, 1, 1024, &v))
+            return EXIT_USAGE;
+        o.n_threads = (uint32_t)v;
     }
     if (f.tensor_parallel_size) {
         if (!flag_u64("--tensor-parallel-size", f.tensor_parallel_size, 1, 64, &v))

@@ -32,7 +32,7 @@ static const char usage_text[] =
     "        [--max-model-len N] [--max-num-seqs N] [--max-num-batched-tokens N]\n"
     "        [--kv-cache-memory 4G] [--api-key KEY] [--api-key-file F]\n"
     "        [--no-enable-prefix-caching] [--disable-log-stats] [--date YYYY-MM-DD]\n"
-    "        [--max-queued-requests N]\n"
+    "        [--max-queued-requests N] [--threads N]\n"
     "      serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models,\n"
     "      /tokenize, /detokenize, /health, /metrics, /version).\n"
     "  random-model --preset tiny|20b|120b --out DIR --tokenizer FILE [--seed S]\n"
@@ -50,7 +50,7 @@ static const char usage_text[] =
     "      interactive chat in the terminal; the reasoning is shown dimmed.\n"
     "      sampling flags: --temperature T --top-p P --top-k K --min-p P --seed S\n"
     "      --presence-penalty X --frequency-penalty X --repetition-penalty X\n"
-    "      --max-model-len N\n"
+    "      --max-model-len N --threads N\n"
     "  version\n"
     "      prints the version.\n";
 
@@ -108,6 +108,7 @@ int flags_parse(int argc, char **argv, int first, const char *allowed, struct fl
         {"--frequency-penalty", offsetof(struct flags, frequency_penalty), 0},
         {"--repetition-penalty", offsetof(struct flags, repetition_penalty), 0},
         {"--host", offsetof(struct flags, host), 0},
+        {"--threads", offsetof(struct flags, threads), 0},
         {"--port", offsetof(struct flags, port), 0},
         {"--served-model-name", offsetof(struct flags, served_model_name), 0},
         {"--max-num-seqs", offsetof(struct flags, max_num_seqs), 0},

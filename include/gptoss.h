@@ -126,6 +126,7 @@ struct gptoss_progress {
 
 struct gptoss_model_options {
     const struct gptoss_progress *progress; /* NULL: silent */
+    uint32_t n_threads;                     /* CPU threads; 0: one per available core */
 };
 
 GPTOSS_API void gptoss_model_options_init(struct gptoss_model_options *options);
@@ -280,6 +281,7 @@ struct gptoss_serve_options {
     uint32_t max_queued_requests;    /* 1024: more waiting requests get 503 */
     size_t max_body_bytes;           /* 32 MiB */
     unsigned max_connections;        /* 512 */
+    uint32_t n_threads;              /* CPU threads; 0: one per available core */
     const char *current_date;        /* "YYYY-MM-DD" for prompts; NULL: today (UTC) */
 };
 

@@ -39,6 +39,7 @@ GPTOSS_API enum gptoss_status gptoss_model_create(const char *dir,
     struct model_progress progress = {0};
     struct model_options mo = {0};
     if (options) {
+        mo.n_threads = options->n_threads;
         if (options->progress && options->progress->fn) {
             progress.fn = api_progress;
             progress.user = (void *)options->progress;

@@ -42,6 +42,7 @@ GPTOSS_API enum gptoss_status gptoss_serve(const struct gptoss_serve_options *o,
     c.max_queued_requests = o->max_queued_requests;
     c.max_body_bytes = o->max_body_bytes;
     c.max_connections = o->max_connections;
+    c.n_threads = o->n_threads;
     c.current_date = o->current_date;
     return server_run(&c, stop);
 }

@@ -354,7 +354,8 @@ static uint64_t default_kv_bytes(void)
 static enum gptoss_status server_load(struct server *s)
 {
     double t0 = server_now();
-    enum gptoss_status st = model_load(s->cfg.model_dir, NULL, &s->model);
+    struct model_options mo = {.n_threads = s->cfg.n_threads};
+    enum gptoss_status st = model_load(s->cfg.model_dir, &mo, &s->model);
     if (st != GPTOSS_OK)
         return st;
     char *tok_path = xmalloc(strlen(s->cfg.model_dir) + sizeof("/tokenizer.json"));

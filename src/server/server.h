@@ -32,6 +32,7 @@ struct server_config {
     uint32_t max_queued_requests; /* waiting requests beyond this get 503 */
     size_t max_body_bytes;
     unsigned max_connections;
+    uint32_t n_threads;       /* CPU threads; 0: one per available core */
     const char *current_date; /* for the harmony system message; NULL: today */
 };
 
