@@ -543,10 +543,8 @@ static void job_respond(struct job *j, struct http_exchange *ex)
 
 /* Common request checks: body is a JSON object; the model is ours; the parameters parse. */
 static json_t *request_start(struct server *s, struct http_exchange *ex, enum openai_api api,
-                             struct job **job_out, struct openai_params *params,
-                             struct arena *arena)
+                             struct openai_params *params, struct arena *arena)
 {
-    *job_out = NULL;
     if (!server_check_ready(s, ex))
         return NULL;
     struct engine_stats es;
@@ -557,20 +555,9 @@ static json_t *request_start(struct server *s, struct http_exchange *ex, enum op
                            NULL, NULL);
         return NULL;
     }
-    size_t len;
-    const char *body = http_exchange_body(ex, &len);
-    json_error_t jerr;
-    json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!req || !json_is_object(req)) {
-        char msg[300];
-        snprintf(msg, sizeof(msg),
-                 req ? "the request body must be a JSON object"
-                     : "invalid JSON at line %d column %d: %s",
-                 jerr.line, jerr.column, jerr.text);
-        json_decref(req);
-        http_respond_error(ex, 400, "invalid_request_error", msg, NULL, NULL);
+    json_t *req = server_body_json(ex);
+    if (!req)
         return NULL;
-    }
     const char *param;
     enum gptoss_status st = openai_params_parse(req, api, &s->limits, arena, params, &param);
     if (st != GPTOSS_OK) {
@@ -682,7 +669,7 @@ void server_handle_chat(void *ctx, struct http_exchange *ex)
     arena_init(&arena);
     struct openai_params params;
     struct job *j = NULL;
-    json_t *req = request_start(s, ex, OPENAI_API_CHAT, &j, &params, &arena);
+    json_t *req = request_start(s, ex, OPENAI_API_CHAT, &params, &arena);
     if (!req) {
         arena_deinit(&arena);
         return;
@@ -786,7 +773,7 @@ void server_handle_completions(void *ctx, struct http_exchange *ex)
     arena_init(&arena);
     struct openai_params params;
     struct job *j = NULL;
-    json_t *req = request_start(s, ex, OPENAI_API_COMPLETIONS, &j, &params, &arena);
+    json_t *req = request_start(s, ex, OPENAI_API_COMPLETIONS, &params, &arena);
     if (!req) {
         arena_deinit(&arena);
         return;

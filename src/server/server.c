@@ -212,8 +212,7 @@ static void handle_models(void *ctx, struct http_exchange *ex)
     http_respond_json(ex, 200, model_card(s));
 }
 
-/* Parses the body as a JSON object, answering 400 when it is not one. */
-static json_t *body_json(struct http_exchange *ex)
+json_t *server_body_json(struct http_exchange *ex)
 {
     size_t len;
     const char *body = http_exchange_body(ex, &len);
@@ -239,7 +238,7 @@ static void handle_tokenize(void *ctx, struct http_exchange *ex)
     struct server *s = ctx;
     if (!server_check_ready(s, ex))
         return;
-    json_t *req = body_json(ex);
+    json_t *req = server_body_json(ex);
     if (!req)
         return;
     struct idbuf ids;
@@ -285,7 +284,7 @@ static void handle_detokenize(void *ctx, struct http_exchange *ex)
     struct server *s = ctx;
     if (!server_check_ready(s, ex))
         return;
-    json_t *req = body_json(ex);
+    json_t *req = server_body_json(ex);
     if (!req)
         return;
     const json_t *tokens = json_object_get(req, "tokens");

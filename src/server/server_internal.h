@@ -61,6 +61,10 @@ bool server_check_ready(struct server *s, struct http_exchange *ex);
  * by the failing call. */
 void server_respond_status(struct http_exchange *ex, enum gptoss_status st, const char *param);
 
+/* Parses the request body as a JSON object (duplicate keys refused); answers 400 and returns
+ * NULL when it is not one. */
+json_t *server_body_json(struct http_exchange *ex);
+
 double server_now(void);
 
 #endif
