@@ -275,6 +275,7 @@ static void publish_stats(struct engine *e)
         total += ks.n_blocks[g];
         used += ks.n_blocks[g] - ks.n_free[g];
         e->stats.kv_blocks_used[g] = ks.n_blocks[g] - ks.n_free[g];
+        e->stats.kv_blocks_total[g] = ks.n_blocks[g];
     }
     e->stats.n_running = e->sched.n_running;
     e->stats.n_waiting = e->sched.n_waiting + e->n_incoming;
@@ -420,6 +421,8 @@ enum gptoss_status engine_create(const struct engine_config *config, struct engi
         goto fail;
     sched_init(&e->sched, e->kv, config->max_num_seqs, config->max_num_batched_tokens);
     e->stats.kv_tokens = e->n_blocks[KV_GROUP_FULL] * KV_BLOCK_SIZE;
+    for (int g = 0; g < KV_N_GROUPS; g++)
+        e->stats.kv_blocks_total[g] = e->n_blocks[g];
     if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
         st = error_set(GPTOSS_ERR_INTERNAL, "cannot start the engine thread");
         goto fail;

@@ -94,10 +94,11 @@ void engine_abort(struct engine *engine, uint64_t request_id);
 
 struct engine_stats {
     uint32_t n_running, n_waiting;
-    double kv_usage;                      /* fraction of KV blocks referenced, 0..1 */
-    uint32_t kv_tokens;                   /* tokens the full-attention pool can hold */
-    uint32_t kv_blocks_used[KV_N_GROUPS]; /* referenced blocks per group (full, sliding) */
-    uint64_t prefix_queries, prefix_hits; /* tokens */
+    double kv_usage;                       /* fraction of KV blocks referenced, 0..1 */
+    uint32_t kv_tokens;                    /* tokens the full-attention pool can hold */
+    uint32_t kv_blocks_used[KV_N_GROUPS];  /* referenced blocks per group (full, sliding) */
+    uint32_t kv_blocks_total[KV_N_GROUPS]; /* blocks per group */
+    uint64_t prefix_queries, prefix_hits;  /* tokens */
     uint64_t n_preemptions;
     uint64_t prompt_tokens, generation_tokens; /* computed so far */
     uint64_t n_finished[4];                    /* by enum engine_finish */

@@ -1,5 +1,6 @@
 /* server.c — the server's life and its small endpoints: health, version, models, tokenize,
- * detokenize, metrics. The generation endpoints live in openai_serving.c.
+ * detokenize, metrics, and the status the web UI shows. The generation endpoints live in
+ * openai_serving.c.
  *
  * Start-up order: listen (health answers 503), load the model and tokenizer, size the KV cache,
  * start the engine, mark ready. Shutdown order: stop the HTTP server (which ends every open
@@ -10,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "base/threadpool.h"
 #include "base/xalloc.h"
 
 #include <stdio.h>
@@ -327,10 +329,69 @@ static void handle_detokenize(void *ctx, struct http_exchange *ex)
     json_decref(req);
 }
 
+/* Bytes resident in this process (RSS), 0 when /proc cannot tell. */
+static uint64_t process_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, resident = 0;
+    if (f) {
+        if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    return page > 0 ? resident * (uint64_t)page : 0;
+}
+
+static uint64_t physical_memory_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+}
+
+/* GET /status: what the web UI's status panel shows, in one small JSON object. Public like
+ * /metrics; `devices` has one entry per rank (memory of this process for a CPU rank). */
+static void handle_status(void *ctx, struct http_exchange *ex)
+{
+    struct server *s = ctx;
+    bool ready = atomic_load(&s->ready);
+    struct engine_stats es = {0};
+    if (ready)
+        engine_stats(s->engine, &es);
+    uint32_t blocks_used = 0, blocks_total = 0; /* both pools: full and sliding-window layers */
+    for (int g = 0; g < KV_N_GROUPS; g++) {
+        blocks_used += es.kv_blocks_used[g];
+        blocks_total += es.kv_blocks_total[g];
+    }
+    uint32_t threads = s->cfg.n_threads ? s->cfg.n_threads : threadpool_default_threads();
+    char device_name[64];
+    snprintf(device_name, sizeof(device_name), "CPU, %u thread%s", threads,
+             threads == 1 ? "" : "s");
+    json_t *device = json_pack("{s:i,s:s,s:s,s:I,s:I,s:I,s:I}", "rank", 0, "kind", "cpu", "name",
+                               device_name, "memory_used", (json_int_t)process_rss_bytes(),
+                               "memory_total", (json_int_t)physical_memory_bytes(), "weights_bytes",
+                               (json_int_t)(ready ? model_weights(s->model)->n_bytes : 0),
+                               "kv_cache_bytes", (json_int_t)s->kv_cache_bytes);
+    json_t *kv =
+        json_pack("{s:f,s:i,s:i,s:i,s:f}", "usage", es.kv_usage, "blocks_used", (int)blocks_used,
+                  "blocks_total", (int)blocks_total, "tokens_capacity", (int)es.kv_tokens,
+                  "prefix_cache_hit_rate",
+                  es.prefix_queries ? (double)es.prefix_hits / (double)es.prefix_queries : 0.0);
+    json_t *body = json_pack(
+        "{s:s,s:b,s:s,s:b,s:f,s:i,s:b,s:{s:i,s:i},s:o,s:{s:I,s:I},s:[o]}", "model",
+        s->cfg.served_model_name, "demo", 0, "version", gptoss_version(), "ready", ready,
+        "uptime_s", server_now() - s->t_start, "max_model_len", (int)s->max_model_len,
+        "auth_required", s->cfg.n_api_keys > 0, "requests", "running", (int)es.n_running, "waiting",
+        (int)es.n_waiting, "kv_cache", kv, "tokens", "prompt", (json_int_t)es.prompt_tokens,
+        "generation", (json_int_t)es.generation_tokens, "devices", device);
+    http_respond_json(ex, 200, body);
+}
+
 static const struct http_route routes[] = {
     {"GET", "/health", handle_health, true},
     {"GET", "/version", handle_version, true},
     {"GET", "/metrics", handle_metrics, true},
+    {"GET", "/status", handle_status, true},
     {"GET", "/v1/models", handle_models, false},
     {"GET", "/v1/models/*", handle_models, false},
     {"POST", "/v1/chat/completions", server_handle_chat, false},
@@ -388,6 +449,7 @@ static enum gptoss_status server_load(struct server *s)
         .kv_cache_bytes = s->cfg.kv_cache_bytes ? s->cfg.kv_cache_bytes : default_kv_bytes(),
         .enable_prefix_caching = s->cfg.enable_prefix_caching,
     };
+    s->kv_cache_bytes = ec.kv_cache_bytes;
     st = engine_create(&ec, &s->engine);
     if (st != GPTOSS_OK)
         return st;

@@ -37,7 +37,8 @@ struct server {
     struct model *model;
     struct tokenizer *tok;
     struct engine *engine;
-    atomic_bool ready; /* model loaded, engine running */
+    atomic_bool ready;         /* model loaded, engine running */
+    uint64_t kv_cache_bytes;
     uint32_t max_model_len;
     uint32_t eos_ids[MODEL_MAX_EOS]; /* raw-completion stops (generation_config.json) */
     uint32_t n_eos;
