@@ -174,15 +174,23 @@ static void http_begin_response(struct http_exchange *ex)
     ex->responded = true;
 }
 
-void http_respond(struct http_exchange *ex, int status, const char *content_type, const void *data,
-                  size_t len)
+void http_respond_headers(struct http_exchange *ex, int status, const char *content_type,
+                          const void *data, size_t len, const char *const *headers)
 {
     http_begin_response(ex);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
     if (resp != NULL && content_type != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    for (size_t i = 0; resp != NULL && headers != NULL && headers[i] != NULL; i += 2)
+        MHD_add_response_header(resp, headers[i], headers[i + 1]);
     http_queue(ex, status, resp, len);
+}
+
+void http_respond(struct http_exchange *ex, int status, const char *content_type, const void *data,
+                  size_t len)
+{
+    http_respond_headers(ex, status, content_type, data, len, NULL);
 }
 
 /* Sends `body` as compact JSON, with an Allow header when `allow` is not NULL (405). */

@@ -106,6 +106,11 @@ bool http_exchange_client_gone(struct http_exchange *ex);
 void http_respond(struct http_exchange *ex, int status, const char *content_type, const void *data,
                   size_t len);
 
+/* Like http_respond, with extra response headers: `headers` holds name, value, name, value, ...
+ * and ends with NULL (NULL alone: none). */
+void http_respond_headers(struct http_exchange *ex, int status, const char *content_type,
+                          const void *data, size_t len, const char *const *headers);
+
 /* Sends `body` as compact JSON (application/json). Takes ownership of `body` (json_decref). */
 void http_respond_json(struct http_exchange *ex, int status, json_t *body);
 
