@@ -31,8 +31,8 @@ struct flags {
     const char *host, *port, *served_model_name, *max_num_seqs, *max_num_batched_tokens,
         *tensor_parallel_size, *distributed_backend, *kv_cache_memory, *weights, *dtype,
         *quantization, *api_key, *api_key_file, *max_queued_requests;
-    const char *threads;
-    bool no_prefix_caching, enable_prefix_caching, disable_log_stats;
+    const char *threads, *webui_dir;
+    bool no_prefix_caching, enable_prefix_caching, disable_log_stats, no_webui;
     bool chat;
     bool allow_special;
     bool show_reasoning;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static volatile sig_atomic_t stop_requested;
 
@@ -98,7 +99,8 @@ int cmd_serve(int argc, char **argv)
         "--max-num-seqs --max-num-batched-tokens --tensor-parallel-size "
         "--distributed-backend --kv-cache-memory --weights --dtype "
         "--quantization --api-key --api-key-file --no-enable-prefix-caching "
-        "--enable-prefix-caching --disable-log-stats --date --max-queued-requests --threads",
+        "--enable-prefix-caching --disable-log-stats --date --max-queued-requests --threads "
+        "--no-webui --webui-dir",
         &f);
     if (rc)
         return rc;
@@ -174,6 +176,13 @@ int cmd_serve(int argc, char **argv)
                           f.quantization);
     o.enable_prefix_caching = !f.no_prefix_caching;
     o.log_stats = !f.disable_log_stats;
+    o.webui = !f.no_webui;
+    if (f.webui_dir && f.no_webui)
+        return fail_usage("--webui-dir and --no-webui contradict each other");
+    struct stat sb;
+    if (f.webui_dir && (stat(f.webui_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+        return fail_usage("--webui-dir %s: not a folder", f.webui_dir);
+    o.webui_dir = f.webui_dir;
     if (f.date)
         o.current_date = f.date;
     char **keys = NULL;

@@ -32,9 +32,10 @@ static const char usage_text[] =
     "        [--max-model-len N] [--max-num-seqs N] [--max-num-batched-tokens N]\n"
     "        [--kv-cache-memory 4G] [--api-key KEY] [--api-key-file F]\n"
     "        [--no-enable-prefix-caching] [--disable-log-stats] [--date YYYY-MM-DD]\n"
-    "        [--max-queued-requests N] [--threads N]\n"
+    "        [--max-queued-requests N] [--threads N] [--no-webui] [--webui-dir DIR]\n"
     "      serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models,\n"
-    "      /tokenize, /detokenize, /health, /metrics, /version).\n"
+    "      /tokenize, /detokenize, /health, /metrics, /status, /version) and the web\n"
+    "      chat UI at / (--webui-dir serves web/'s files from DIR, for UI work).\n"
     "  random-model --preset tiny|20b|120b --out DIR --tokenizer FILE [--seed S]\n"
     "           [--experts mxfp4|bf16] [--shards N] [--layers N] [--num-experts N]\n"
     "           [--rope-original-max-position N] [--sink-scale X]\n"
@@ -109,6 +110,7 @@ int flags_parse(int argc, char **argv, int first, const char *allowed, struct fl
         {"--repetition-penalty", offsetof(struct flags, repetition_penalty), 0},
         {"--host", offsetof(struct flags, host), 0},
         {"--threads", offsetof(struct flags, threads), 0},
+        {"--webui-dir", offsetof(struct flags, webui_dir), 0},
         {"--port", offsetof(struct flags, port), 0},
         {"--served-model-name", offsetof(struct flags, served_model_name), 0},
         {"--max-num-seqs", offsetof(struct flags, max_num_seqs), 0},
@@ -125,6 +127,7 @@ int flags_parse(int argc, char **argv, int first, const char *allowed, struct fl
         {"--no-enable-prefix-caching", SIZE_MAX, offsetof(struct flags, no_prefix_caching)},
         {"--enable-prefix-caching", SIZE_MAX, offsetof(struct flags, enable_prefix_caching)},
         {"--disable-log-stats", SIZE_MAX, offsetof(struct flags, disable_log_stats)},
+        {"--no-webui", SIZE_MAX, offsetof(struct flags, no_webui)},
         {"--chat", SIZE_MAX, offsetof(struct flags, chat)},
         {"--allow-special", SIZE_MAX, offsetof(struct flags, allow_special)},
         {"--show-reasoning", SIZE_MAX, offsetof(struct flags, show_reasoning)},

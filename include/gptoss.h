@@ -283,6 +283,8 @@ struct gptoss_serve_options {
     unsigned max_connections;        /* 512 */
     uint32_t n_threads;              /* CPU threads; 0: one per available core */
     const char *current_date;        /* "YYYY-MM-DD" for prompts; NULL: today (UTC) */
+    bool webui;                      /* true: the web chat UI at / */
+    const char *webui_dir; /* NULL: the UI embedded in the library; else web/'s files from here */
 };
 
 GPTOSS_API void gptoss_serve_options_init(struct gptoss_serve_options *options);

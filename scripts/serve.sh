@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# scripts/serve.sh — sets up, builds and starts `gptoss serve` (OpenAI API on 127.0.0.1:8000).
+# scripts/serve.sh — sets up, builds and starts `gptoss serve`: the OpenAI API and the web chat UI
+# on http://127.0.0.1:8000/.
 #
 # With no --model it first writes a tiny random-weight checkpoint to build/tiny-model (the trained
 # demo model replaces it later), so it works on a fresh machine; such a model only babbles.

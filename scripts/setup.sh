@@ -7,10 +7,13 @@ set -euo pipefail
 
 GPTOSS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# C toolchain and the C libraries the runtime links (design.md, "Dependencies").
-GPTOSS_APT_PACKAGES=(build-essential cmake pkg-config libpcre2-dev libjansson-dev libmicrohttpd-dev libxxhash-dev)
-# Extra for the test suite: unit tests, formatting check, Python for the end-to-end tests.
-GPTOSS_APT_TEST_PACKAGES=(libcmocka-dev clang-format python3 python3-venv python3-pip)
+# C toolchain, the C libraries the runtime links, and the JavaScript libraries the web UI embeds
+# at build time (design.md, "Dependencies").
+GPTOSS_APT_PACKAGES=(build-essential cmake pkg-config libpcre2-dev libjansson-dev libmicrohttpd-dev libxxhash-dev
+                     libjs-marked node-dompurify libjs-highlight.js)
+# Extra for the test suite: unit tests, formatting check, Python for the end-to-end tests, and
+# the browser the web UI tests drive.
+GPTOSS_APT_TEST_PACKAGES=(libcmocka-dev clang-format python3 python3-venv python3-pip chromium fonts-liberation)
 
 gptoss_apt_install() {
     if ! command -v apt-get >/dev/null 2>&1; then

@@ -19,6 +19,7 @@ GPTOSS_API void gptoss_serve_options_init(struct gptoss_serve_options *options)
     options->max_queued_requests = c.max_queued_requests;
     options->max_body_bytes = c.max_body_bytes;
     options->max_connections = c.max_connections;
+    options->webui = c.webui;
 }
 
 GPTOSS_API enum gptoss_status gptoss_serve(const struct gptoss_serve_options *o,
@@ -44,5 +45,7 @@ GPTOSS_API enum gptoss_status gptoss_serve(const struct gptoss_serve_options *o,
     c.max_connections = o->max_connections;
     c.n_threads = o->n_threads;
     c.current_date = o->current_date;
+    c.webui = o->webui;
+    c.webui_dir = o->webui_dir;
     return server_run(&c, stop);
 }

@@ -1,6 +1,6 @@
 /* server.c — the server's life and its small endpoints: health, version, models, tokenize,
  * detokenize, metrics, and the status the web UI shows. The generation endpoints live in
- * openai_serving.c.
+ * openai_serving.c, the web UI's files in webui.c.
  *
  * Start-up order: listen (health answers 503), load the model and tokenizer, size the KV cache,
  * start the engine, mark ready. Shutdown order: stop the HTTP server (which ends every open
@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/threadpool.h"
 #include "base/xalloc.h"
+#include "server/webui.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@ void server_config_init(struct server_config *cfg)
     cfg->max_queued_requests = 1024;
     cfg->max_body_bytes = 32u << 20;
     cfg->max_connections = 512;
+    cfg->webui = true;
 }
 
 /* ---- Errors ---------------------------------------------------------------------------------- */
@@ -387,6 +389,12 @@ static void handle_status(void *ctx, struct http_exchange *ex)
     http_respond_json(ex, 200, body);
 }
 
+static void handle_webui(void *ctx, struct http_exchange *ex)
+{
+    struct server *s = ctx;
+    webui_serve(ex, s->cfg.webui_dir);
+}
+
 static const struct http_route routes[] = {
     {"GET", "/health", handle_health, true},
     {"GET", "/version", handle_version, true},
@@ -505,8 +513,14 @@ enum gptoss_status server_run(const struct server_config *cfg, volatile sig_atom
     hc.max_body_bytes = cfg->max_body_bytes;
     hc.max_connections = cfg->max_connections;
     hc.quiet = !cfg->log_stats;
-    enum gptoss_status st =
-        http_server_create(&hc, routes, sizeof(routes) / sizeof(routes[0]), s, &s->http);
+    /* The API's routes, then one public route per web UI file. */
+    size_t n_api = sizeof(routes) / sizeof(routes[0]), n_routes = n_api;
+    s->routes = xcalloc(n_api + webui_n_assets, sizeof(*s->routes));
+    memcpy(s->routes, routes, sizeof(routes));
+    for (size_t i = 0; cfg->webui && i < webui_n_assets; i++)
+        s->routes[n_routes++] =
+            (struct http_route){"GET", webui_assets[i].path, handle_webui, true};
+    enum gptoss_status st = http_server_create(&hc, s->routes, n_routes, s, &s->http);
     if (st == GPTOSS_OK) {
         log_info("listening on http://%s:%u (model %s loading)", cfg->host,
                  http_server_port(s->http), s->cfg.served_model_name);
@@ -516,6 +530,9 @@ enum gptoss_status server_run(const struct server_config *cfg, volatile sig_atom
         atomic_store(&s->ready, true);
         log_info("ready: serving %s as \"%s\" on http://%s:%u", cfg->model_dir,
                  s->cfg.served_model_name, cfg->host, http_server_port(s->http));
+        if (cfg->webui)
+            log_info("web UI: http://%s:%u/%s", cfg->host, http_server_port(s->http),
+                     cfg->webui_dir ? " (files from --webui-dir)" : "");
         uint64_t last_prompt = 0, last_gen = 0;
         double last = server_now();
         while (!*stop) {
@@ -530,6 +547,7 @@ enum gptoss_status server_run(const struct server_config *cfg, volatile sig_atom
         log_info("shutting down: ending open requests");
     }
     http_server_destroy(s->http);
+    free(s->routes);
     engine_destroy(s->engine);
     tokenizer_destroy(s->tok);
     model_destroy(s->model);

@@ -34,6 +34,8 @@ struct server_config {
     unsigned max_connections;
     uint32_t n_threads;       /* CPU threads; 0: one per available core */
     const char *current_date; /* for the harmony system message; NULL: today */
+    bool webui;               /* serve the web UI at / */
+    const char *webui_dir;    /* serve web/'s files from this folder instead (NULL: embedded) */
 };
 
 void server_config_init(struct server_config *cfg);

@@ -38,6 +38,7 @@ struct server {
     struct tokenizer *tok;
     struct engine *engine;
     atomic_bool ready;         /* model loaded, engine running */
+    struct http_route *routes; /* the API's, then the web UI's */
     uint64_t kv_cache_bytes;
     uint32_t max_model_len;
     uint32_t eos_ids[MODEL_MAX_EOS]; /* raw-completion stops (generation_config.json) */
