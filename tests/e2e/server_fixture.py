@@ -7,6 +7,7 @@ reports. Stopping a server is part of the contract under test: SIGINT (or SIGTER
 with exit status 0, and under AddressSanitizer without an "ERROR: AddressSanitizer" or
 LeakSanitizer report.
 """
+import contextlib
 import http.client
 import json
 import os
@@ -148,6 +149,23 @@ class Server:
     def metric(self, name, **labels):
         """The value of one sample (labels other than model_name must match exactly)."""
         return metric_value(self.metrics(), name, **labels)
+
+
+@contextlib.contextmanager
+def serving(gptoss_bin, model, *flags, log_dir, name="server", stop_signal=signal.SIGINT):
+    """A started server; on leaving, it must shut down cleanly (exit 0, no sanitizer report).
+    When the body failed, the server is just stopped so that the first failure shows."""
+    srv = Server(gptoss_bin, model, *flags, log_dir=log_dir, name=name).start()
+    ok = False
+    try:
+        yield srv
+        ok = True
+    finally:
+        if ok:
+            srv.check_clean_exit(stop_signal)
+        else:
+            srv.stop(stop_signal)
+            srv.kill()
 
 
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)$')

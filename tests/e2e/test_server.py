@@ -12,7 +12,6 @@ Generation on the scalar CPU backend costs ~25 ms a token in a release build and
 AddressSanitizer (Debug), so every request asks for a handful of tokens.
 """
 import concurrent.futures
-import contextlib
 import http.client
 import json
 import re
@@ -28,7 +27,7 @@ import pytest
 from openai import OpenAI
 
 from conftest import VOCAB
-from server_fixture import RawStream, Server, metric_value, parse_metrics, wait_until
+from server_fixture import RawStream, Server, metric_value, parse_metrics, serving, wait_until
 
 DATE = "2025-06-28"
 MAX_MODEL_LEN = 1024
@@ -66,23 +65,6 @@ def checkpoint(gptoss_bin, tmp_path_factory):
 @pytest.fixture(scope="module")
 def log_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("serve-logs")
-
-
-@contextlib.contextmanager
-def serving(gptoss_bin, model, *flags, log_dir, name="server", stop_signal=signal.SIGINT):
-    """A started server; on leaving, it must shut down cleanly (exit 0, no sanitizer report).
-    When the body failed, the server is just stopped so that the first failure shows."""
-    srv = Server(gptoss_bin, model, *flags, log_dir=log_dir, name=name).start()
-    ok = False
-    try:
-        yield srv
-        ok = True
-    finally:
-        if ok:
-            srv.check_clean_exit(stop_signal)
-        else:
-            srv.stop(stop_signal)
-            srv.kill()
 
 
 @pytest.fixture(scope="module")
@@ -753,7 +735,7 @@ def test_context_length(server, client, model_name):
 
 
 def test_unknown_path_and_wrong_method(server):
-    for method, path in [("GET", "/v1/nothing"), ("POST", "/v1/chat"), ("GET", "/"),
+    for method, path in [("GET", "/v1/nothing"), ("POST", "/v1/chat"), ("GET", "/index.html"),
                          ("POST", "/v2/completions")]:
         status, _, data = server.request(method, path, b"{}" if method == "POST" else None)
         assert_error(status, data, 404)
