@@ -67,6 +67,7 @@ int cli_parse_sampling(const struct flags *f, struct gptoss_sampling *s);
 
 /* Subcommands over a model (cmd_model.c, cmd_chat.c). */
 int cmd_random_model(int argc, char **argv);
+int cmd_expand_model(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_generate(int argc, char **argv);

@@ -151,6 +151,30 @@ int cmd_random_model(int argc, char **argv)
     return 0;
 }
 
+/* ---- expand-model ---------------------------------------------------------------------------- */
+
+int cmd_expand_model(int argc, char **argv)
+{
+    struct flags f;
+    int rc = flags_parse(argc, argv, 2, "--model --out --tokenizer", &f);
+    if (rc)
+        return rc;
+    if (!f.model || !f.out || !f.tokenizer)
+        return fail_usage("expand-model needs --model DIR (a compact checkpoint), --tokenizer FILE "
+                          "and --out DIR");
+    struct flags tf = {.tokenizer = f.tokenizer}; /* --model here is not the tokenizer's */
+    struct gptoss_tokenizer *tok;
+    if ((rc = load_tokenizer(&tf, &tok)))
+        return rc;
+    double t0 = now_seconds();
+    enum gptoss_status st = gptoss_compact_model_expand(f.model, tok, f.out);
+    gptoss_tokenizer_destroy(tok);
+    if (st != GPTOSS_OK)
+        return fail_status("expand-model");
+    fprintf(stderr, "expanded %s into %s in %.1f s\n", f.model, f.out, now_seconds() - t0);
+    return 0;
+}
+
 /* ---- info ------------------------------------------------------------------------------------ */
 
 int cmd_info(int argc, char **argv)

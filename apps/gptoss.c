@@ -40,6 +40,8 @@ static const char usage_text[] =
     "           [--experts mxfp4|bf16] [--shards N] [--layers N] [--num-experts N]\n"
     "           [--rope-original-max-position N] [--sink-scale X]\n"
     "      writes a checkpoint with random weights in the Hugging Face layout.\n"
+    "  expand-model --model COMPACT_DIR --tokenizer FILE --out DIR\n"
+    "      expands a compact checkpoint (as models/demo ships) into the Hugging Face layout.\n"
     "  info --model DIR\n"
     "      prints the config, parameter count and memory plan.\n"
     "  logits --model DIR --tokens 1,2,3 --out FILE.npy\n"
@@ -404,6 +406,8 @@ int main(int argc, char **argv)
         return cmd_convert_tokenizer(argc, argv);
     if (strcmp(cmd, "random-model") == 0)
         return cmd_random_model(argc, argv);
+    if (strcmp(cmd, "expand-model") == 0)
+        return cmd_expand_model(argc, argv);
     if (strcmp(cmd, "info") == 0)
         return cmd_info(argc, argv);
     if (strcmp(cmd, "logits") == 0)

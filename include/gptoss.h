@@ -190,6 +190,14 @@ GPTOSS_API void gptoss_random_model_options_init(struct gptoss_random_model_opti
 GPTOSS_API enum gptoss_status
 gptoss_random_model_write(const struct gptoss_random_model_options *options, const char *dir);
 
+/* Expands a compact checkpoint (config.json, generation_config.json, model.compact.safetensors:
+ * the embedding and unembedding stored as rows for the tokens the model uses plus one shared
+ * row) from `compact_dir` into a Hub checkpoint in `dir`, with `tokenizer` written as
+ * tokenizer.json. This is how the built-in demo model is made at build time. */
+GPTOSS_API enum gptoss_status gptoss_compact_model_expand(const char *compact_dir,
+                                                          const struct gptoss_tokenizer *tokenizer,
+                                                          const char *dir);
+
 /* ---- Sampling and sessions ---------------------------------------------------------------- */
 
 struct gptoss_sampling {

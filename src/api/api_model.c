@@ -1,9 +1,11 @@
-/* api_model.c — the public model API (gptoss_model_*, gptoss_random_model_write) over
+/* api_model.c — the public model API (gptoss_model_*, gptoss_random_model_write,
+ * gptoss_compact_model_expand) over
  * src/model: a loaded checkpoint plus its tokenizer, the numbers `gptoss info` shows, and
  * teacher-forced logits.
  */
 #include "api_internal.h"
 #include "model/model.h"
+#include "model/model_compact.h"
 #include "model/model_random.h"
 
 #include "base/error.h"
@@ -192,6 +194,22 @@ gptoss_random_model_write(const struct gptoss_random_model_options *options, con
     char *path = xmalloc(strlen(dir) + sizeof("/tokenizer.json"));
     sprintf(path, "%s/tokenizer.json", dir);
     st = gptoss_tokenizer_write_json(options->tokenizer, path);
+    free(path);
+    return st;
+}
+
+GPTOSS_API enum gptoss_status gptoss_compact_model_expand(const char *compact_dir,
+                                                          const struct gptoss_tokenizer *tokenizer,
+                                                          const char *dir)
+{
+    if (!tokenizer)
+        return error_set(GPTOSS_ERR_INVALID_ARGUMENT, "expanding a model needs a tokenizer");
+    enum gptoss_status st = model_compact_expand(compact_dir, dir);
+    if (st != GPTOSS_OK)
+        return st;
+    char *path = xmalloc(strlen(dir) + sizeof("/tokenizer.json"));
+    sprintf(path, "%s/tokenizer.json", dir);
+    st = gptoss_tokenizer_write_json(tokenizer, path);
     free(path);
     return st;
 }

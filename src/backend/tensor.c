@@ -13,6 +13,7 @@ size_t dtype_size(enum dtype dtype)
     case DTYPE_F32: return 4;
     case DTYPE_BF16: return 2;
     case DTYPE_U8: return 1;
+    case DTYPE_I32: return 4;
     }
     GPTOSS_ASSERT(!"unknown dtype");
     return 0;
@@ -24,6 +25,7 @@ const char *dtype_name(enum dtype dtype)
     case DTYPE_F32: return "F32";
     case DTYPE_BF16: return "BF16";
     case DTYPE_U8: return "U8";
+    case DTYPE_I32: return "I32";
     }
     return "?";
 }

@@ -15,7 +15,8 @@
 enum dtype {
     DTYPE_F32,
     DTYPE_BF16,
-    DTYPE_U8, /* raw bytes: MXFP4 blocks (two FP4 codes per byte) and E8M0 scales */
+    DTYPE_U8,  /* raw bytes: MXFP4 blocks (two FP4 codes per byte) and E8M0 scales */
+    DTYPE_I32, /* token ids in a compact checkpoint (model_compact.c) */
 };
 
 struct tensor {

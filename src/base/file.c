@@ -103,3 +103,30 @@ bool file_exists(const char *path)
     struct stat st;
     return stat(path, &st) == 0;
 }
+
+enum gptoss_status file_mkdirs(const char *dir)
+{
+    char *path = xstrdup(dir);
+    enum gptoss_status st = GPTOSS_OK;
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        struct stat sb;
+        if (stat(path, &sb) == 0) {
+            if (!S_ISDIR(sb.st_mode)) {
+                st = error_set(GPTOSS_ERR_IO, "%s: exists and is not a directory", path);
+                break;
+            }
+        } else if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+            st = error_set(GPTOSS_ERR_IO, "%s: mkdir: %s", path, strerror(errno));
+            break;
+        }
+        *p = saved;
+        if (saved == '\0')
+            break;
+    }
+    free(path);
+    return st;
+}

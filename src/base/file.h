@@ -25,6 +25,10 @@ enum gptoss_status file_read_all(const char *path, size_t max_size, char **data_
                                  size_t *size_out);
 
 bool file_is_dir(const char *path);
+
+/* Creates `dir` and any missing parents (mkdir -p); an existing directory is fine, anything
+ * else in the way is GPTOSS_ERR_IO naming it. */
+enum gptoss_status file_mkdirs(const char *dir);
 bool file_exists(const char *path);
 
 #endif

@@ -256,33 +256,6 @@ static void random_fill(const struct random_tensor *t, uint64_t *state, unsigned
 }
 
 /* mkdir -p: the benchmarks point the writer at fresh nested directories. */
-static enum gptoss_status random_mkdirs(const char *dir)
-{
-    char *path = xstrdup(dir);
-    enum gptoss_status st = GPTOSS_OK;
-    for (char *p = path + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        struct stat sb;
-        if (stat(path, &sb) == 0) {
-            if (!S_ISDIR(sb.st_mode)) {
-                st = error_set(GPTOSS_ERR_IO, "%s: exists and is not a directory", path);
-                break;
-            }
-        } else if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-            st = error_set(GPTOSS_ERR_IO, "%s: mkdir: %s", path, strerror(errno));
-            break;
-        }
-        *p = saved;
-        if (saved == '\0')
-            break;
-    }
-    free(path);
-    return st;
-}
-
 static char *random_join(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -513,7 +486,7 @@ enum gptoss_status model_random_write(const struct model_random_options *options
     enum gptoss_status st = random_resolve(options, &m);
     if (st != GPTOSS_OK)
         return st;
-    st = random_mkdirs(dir);
+    st = file_mkdirs(dir);
     if (st != GPTOSS_OK)
         return st;
     random_plan(&m);

@@ -61,9 +61,12 @@ static enum gptoss_status safetensors_parse_dtype(const json_t *v, const char *p
         *out = DTYPE_BF16;
     else if (strcmp(s, "U8") == 0)
         *out = DTYPE_U8;
+    else if (strcmp(s, "I32") == 0)
+        *out = DTYPE_I32;
     else
         return error_set(GPTOSS_ERR_UNSUPPORTED,
-                         "%s: tensor '%s' has dtype \"%.32s\"; only F32, BF16 and U8 are supported",
+                         "%s: tensor '%s' has dtype \"%.32s\"; only F32, BF16, U8 and I32 are "
+                         "supported",
                          path, name, s);
     return GPTOSS_OK;
 }
