@@ -16,6 +16,7 @@
 
 /* Every flag of every subcommand, as given on the command line (NULL when absent). */
 struct flags {
+    const char *command; /* the subcommand (argv[1]) */
     const char *model;
     const char *tokenizer;
     const char *out;
@@ -52,6 +53,14 @@ int fail_status(const char *what);
 /* Loads the tokenizer named by --model or --tokenizer. Returns 0 or an exit status. */
 int load_tokenizer(const struct flags *f, struct gptoss_tokenizer **tok);
 
+/* With no --model, points f->model at the built-in demo model (demo-model/ next to the
+ * executable, made from models/demo at build time) and says so on stderr; fails with the reason
+ * when it is not there. Returns 0 or an exit status. */
+int cli_default_model(struct flags *f);
+
+/* True when f->model is the built-in demo model (set by cli_default_model). */
+bool cli_is_demo_model(const struct flags *f);
+
 /* Parses an unsigned integer flag value within [min, max]; false (after printing the usage
  * error) when it is not one. */
 bool flag_u64(const char *name, const char *value, uint64_t min, uint64_t max, uint64_t *out);
@@ -60,7 +69,7 @@ bool flag_u64(const char *name, const char *value, uint64_t min, uint64_t max, u
 bool flag_float(const char *name, const char *value, double min, double max, float *out);
 
 /* Loads --model with a progress bar on a terminal (cmd_model.c). */
-int load_model_cli(const struct flags *f, struct gptoss_model **model_out);
+int load_model_cli(struct flags *f, struct gptoss_model **model_out);
 
 /* Reads the sampling flags into *s; the seed defaults to the clock. */
 int cli_parse_sampling(const struct flags *f, struct gptoss_sampling *s);

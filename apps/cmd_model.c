@@ -38,10 +38,11 @@ static void progress_bar(void *user, uint64_t done, uint64_t total)
     fflush(stderr);
 }
 
-int load_model_cli(const struct flags *f, struct gptoss_model **model_out)
+int load_model_cli(struct flags *f, struct gptoss_model **model_out)
 {
-    if (!f->model)
-        return fail_usage("no model: pass --model DIR (a checkpoint directory)");
+    int rc = cli_default_model(f);
+    if (rc)
+        return rc;
     struct gptoss_progress progress = {progress_bar, (void *)"loading"};
     struct gptoss_model_options options;
     gptoss_model_options_init(&options);

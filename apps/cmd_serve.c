@@ -106,9 +106,9 @@ int cmd_serve(int argc, char **argv)
         return rc;
     struct gptoss_serve_options o;
     gptoss_serve_options_init(&o);
-    if (!f.model)
-        return fail_usage("serve needs --model DIR (a checkpoint directory; `gptoss "
-                          "random-model` writes one)");
+    if ((rc = cli_default_model(&f)))
+        return rc;
+    o.demo = cli_is_demo_model(&f);
     o.model_dir = f.model;
     o.served_model_name = f.served_model_name;
     if (f.host)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char usage_text[] =
     "usage: gptoss <command> [flags]\n"
@@ -28,7 +29,7 @@ static const char usage_text[] =
     "      stdin JSON array of ids -> the exact bytes they stand for.\n"
     "  convert-tokenizer --tokenizer FILE --out tokenizer.json\n"
     "      writes a Hugging Face tokenizer.json for an o200k_harmony tokenizer.\n"
-    "  serve --model DIR [--host 127.0.0.1] [--port 8000] [--served-model-name NAME]\n"
+    "  serve [--model DIR] [--host 127.0.0.1] [--port 8000] [--served-model-name NAME]\n"
     "        [--max-model-len N] [--max-num-seqs N] [--max-num-batched-tokens N]\n"
     "        [--kv-cache-memory 4G] [--api-key KEY] [--api-key-file F]\n"
     "        [--no-enable-prefix-caching] [--disable-log-stats] [--date YYYY-MM-DD]\n"
@@ -42,20 +43,21 @@ static const char usage_text[] =
     "      writes a checkpoint with random weights in the Hugging Face layout.\n"
     "  expand-model --model COMPACT_DIR --tokenizer FILE --out DIR\n"
     "      expands a compact checkpoint (as models/demo ships) into the Hugging Face layout.\n"
-    "  info --model DIR\n"
+    "  info [--model DIR]\n"
     "      prints the config, parameter count and memory plan.\n"
-    "  logits --model DIR --tokens 1,2,3 --out FILE.npy\n"
+    "  logits [--model DIR] --tokens 1,2,3 --out FILE.npy\n"
     "      teacher-forced logits of the tokens as a float32 [n_tokens, vocab] .npy file.\n"
-    "  generate --model DIR --prompt TEXT [--system TEXT] [--max-tokens N] [--raw]\n"
+    "  generate [--model DIR] --prompt TEXT [--system TEXT] [--max-tokens N] [--raw]\n"
     "           [--show-reasoning] [--reasoning-effort low|medium|high] [sampling flags]\n"
     "      answers one prompt (rendered with harmony; --raw continues plain text).\n"
-    "  chat --model DIR [--system TEXT] [--reasoning-effort E] [sampling flags]\n"
+    "  chat [--model DIR] [--system TEXT] [--reasoning-effort E] [sampling flags]\n"
     "      interactive chat in the terminal; the reasoning is shown dimmed.\n"
     "      sampling flags: --temperature T --top-p P --top-k K --min-p P --seed S\n"
     "      --presence-penalty X --frequency-penalty X --repetition-penalty X\n"
     "      --max-model-len N --threads N\n"
     "  version\n"
-    "      prints the version.\n";
+    "      prints the version.\n"
+    "Without --model, serve, chat, generate, info and logits use the built-in demo model.\n";
 
 int fail_usage(const char *fmt, ...)
 {
@@ -136,6 +138,7 @@ int flags_parse(int argc, char **argv, int first, const char *allowed, struct fl
         {"--raw", SIZE_MAX, offsetof(struct flags, raw)},
     };
     memset(f, 0, sizeof *f);
+    f->command = first > 1 ? argv[first - 1] : NULL;
     for (int i = first; i < argc; i++) {
         const char *arg = argv[i];
         const char *eq = strchr(arg, '=');
@@ -200,6 +203,48 @@ int load_tokenizer(const struct flags *f, struct gptoss_tokenizer **tok)
     if (gptoss_tokenizer_create(path, tok) != GPTOSS_OK)
         return fail_status("cannot load the tokenizer");
     return 0;
+}
+
+/* ---- The built-in demo model ----------------------------------------------------------------- */
+
+static char demo_dir[4096 + 16];
+
+int cli_default_model(struct flags *f)
+{
+    if (f->model)
+        return 0;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) {
+        fprintf(stderr, "gptoss: no --model given and the executable's folder is unknown; pass "
+                        "--model DIR\n");
+        return EXIT_FAILURE;
+    }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(demo_dir, sizeof(demo_dir), "%s/demo-model", exe);
+    char config[sizeof(demo_dir) + 32];
+    snprintf(config, sizeof(config), "%s/model.safetensors", demo_dir);
+    if (access(config, R_OK) != 0) {
+        fprintf(stderr,
+                "gptoss: no --model given, and the built-in demo model is not at %s (the build "
+                "makes it from models/demo); pass --model DIR\n",
+                demo_dir);
+        return EXIT_FAILURE;
+    }
+    f->model = demo_dir;
+    fprintf(stderr,
+            "gptoss: no --model given: using the built-in demo model (%s), a tiny model trained "
+            "for demonstrations. For gpt-oss-20b: gptoss %s --model /path/to/gpt-oss-20b\n",
+            demo_dir, f->command ? f->command : "serve");
+    return 0;
+}
+
+bool cli_is_demo_model(const struct flags *f)
+{
+    return f->model == demo_dir;
 }
 
 /* ---- I/O helpers ----------------------------------------------------------------------------- */

@@ -292,6 +292,7 @@ struct gptoss_serve_options {
     uint32_t n_threads;              /* CPU threads; 0: one per available core */
     const char *current_date;        /* "YYYY-MM-DD" for prompts; NULL: today (UTC) */
     bool webui;                      /* true: the web chat UI at / */
+    bool demo; /* the model is the built-in demo model (said in the log, /status and the UI) */
     const char *webui_dir; /* NULL: the UI embedded in the library; else web/'s files from here */
 };
 

@@ -1058,6 +1058,7 @@
 
   // ---- Server status ----------------------------------------------------------------------------
 
+  let demoSuggestions = false;
   let statusTimer = 0;
   let statusInFlight = false;
   async function pollStatus() {
@@ -1112,6 +1113,13 @@
     dot.title = !st.ready ? 'loading the model' : running ? 'generating' : 'idle';
     badge.hidden = !st.model;
     badge.textContent = (st.model || '') + (st.demo ? ' · demo' : '');
+    $('welcome-demo').hidden = !st.demo;
+    if (st.demo && !demoSuggestions) {
+      // What the demo model was trained for, instead of questions only a real model answers.
+      demoSuggestions = true;
+      const texts = ['What is 2 + 3?', 'Say hello in French', 'How many letters are in the word banana?'];
+      document.querySelectorAll('.suggestion').forEach((b, i) => { if (texts[i]) b.textContent = texts[i]; });
+    }
     $('welcome-model').textContent = st.model ? `${st.model}${st.demo ? ' (demo model)' : ''} · ${fmtNum(st.max_model_len)} tokens of context` : '';
 
     const model = el('div', { class: 'stat-model', testid: 'status-model' }, [document.createTextNode(st.model || 'unknown')]);

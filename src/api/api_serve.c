@@ -47,5 +47,6 @@ GPTOSS_API enum gptoss_status gptoss_serve(const struct gptoss_serve_options *o,
     c.current_date = o->current_date;
     c.webui = o->webui;
     c.webui_dir = o->webui_dir;
+    c.demo = o->demo;
     return server_run(&c, stop);
 }

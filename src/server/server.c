@@ -381,7 +381,7 @@ static void handle_status(void *ctx, struct http_exchange *ex)
                   es.prefix_queries ? (double)es.prefix_hits / (double)es.prefix_queries : 0.0);
     json_t *body = json_pack(
         "{s:s,s:b,s:s,s:b,s:f,s:i,s:b,s:{s:i,s:i},s:o,s:{s:I,s:I},s:[o]}", "model",
-        s->cfg.served_model_name, "demo", 0, "version", gptoss_version(), "ready", ready,
+        s->cfg.served_model_name, "demo", s->cfg.demo, "version", gptoss_version(), "ready", ready,
         "uptime_s", server_now() - s->t_start, "max_model_len", (int)s->max_model_len,
         "auth_required", s->cfg.n_api_keys > 0, "requests", "running", (int)es.n_running, "waiting",
         (int)es.n_waiting, "kv_cache", kv, "tokens", "prompt", (json_int_t)es.prompt_tokens,

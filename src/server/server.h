@@ -36,6 +36,7 @@ struct server_config {
     const char *current_date; /* for the harmony system message; NULL: today */
     bool webui;               /* serve the web UI at / */
     const char *webui_dir;    /* serve web/'s files from this folder instead (NULL: embedded) */
+    bool demo;                /* the model is the built-in demo model */
 };
 
 void server_config_init(struct server_config *cfg);

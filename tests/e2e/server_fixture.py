@@ -38,13 +38,15 @@ class ServerError(Exception):
 
 
 class Server:
-    """One `gptoss serve` process on 127.0.0.1:<free port>."""
+    """One `gptoss serve` process on 127.0.0.1:<free port>; model None serves the built-in
+    demo model (no --model flag)."""
 
     def __init__(self, gptoss_bin, model, *flags, log_dir, name="server", env=None):
-        self.model = str(model)
+        self.model = None if model is None else str(model)
         self.port = free_port()
         self.log_path = os.path.join(str(log_dir), f"{name}-{self.port}.stderr")
-        self.args = [gptoss_bin, "serve", "--model", self.model, "--host", "127.0.0.1",
+        model_flags = [] if model is None else ["--model", self.model]
+        self.args = [gptoss_bin, "serve", *model_flags, "--host", "127.0.0.1",
                      "--port", str(self.port), *map(str, flags)]
         self.env = dict(os.environ, **(env or {}))
         self.proc = None

@@ -151,3 +151,19 @@ def test_broken_checkpoint_is_one_line(gptoss_bin, tiny, tmp_path, edit, message
     assert r.returncode == 1
     err = r.stderr.decode()
     assert err.count("\n") == 1 and message in err, err
+
+
+def test_no_model_means_the_demo_model(gptoss_bin):
+    """Without --model the commands use demo-model/ next to the binary (the build expands
+    models/demo there); where it is missing they fail with one line saying where it was looked
+    for, never with a crash."""
+    demo = os.path.join(os.path.dirname(os.path.abspath(gptoss_bin)), "demo-model")
+    r = subprocess.run([gptoss_bin, "info"], capture_output=True, timeout=120)
+    err = r.stderr.decode()
+    if os.path.exists(os.path.join(demo, "model.safetensors")):
+        assert r.returncode == 0, err
+        assert "built-in demo model" in err and demo in err
+        assert demo in r.stdout.decode()
+    else:
+        assert r.returncode == 1
+        assert err.strip().count("\n") == 0 and demo in err and "--model" in err, err
