@@ -1,0 +1,167 @@
+"""Shared pieces of the demo-model tools: the config, the reduced-vocabulary model and MXFP4."""
+import json
+import math
+import os
+
+import torch
+
+FULL_VOCAB = 201088
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+FP4_VALUES = torch.tensor([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0,
+                           -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0])
+
+
+def hf_config_dict(hidden=128, layers=4, heads=4, kv_heads=2, head_dim=32, experts=8, top_k=4,
+                   intermediate=128, vocab=FULL_VOCAB):
+    """config.json of the demo model (the keys and values of a gpt-oss checkpoint)."""
+    return {
+        "architectures": ["GptOssForCausalLM"],
+        "attention_bias": True,
+        "attention_dropout": 0.0,
+        "eos_token_id": 200002,
+        "experts_per_token": top_k,
+        "head_dim": head_dim,
+        "hidden_act": "silu",
+        "hidden_size": hidden,
+        "initial_context_length": 4096,
+        "initializer_range": 0.02,
+        "intermediate_size": intermediate,
+        "layer_types": ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(layers)],
+        "max_position_embeddings": 131072,
+        "model_type": "gpt_oss",
+        "num_attention_heads": heads,
+        "num_experts_per_tok": top_k,
+        "num_hidden_layers": layers,
+        "num_key_value_heads": kv_heads,
+        "num_local_experts": experts,
+        "output_router_logits": False,
+        "pad_token_id": 199999,
+        "quantization_config": {
+            "modules_to_not_convert": ["model.layers.*.self_attn", "model.layers.*.mlp.router",
+                                       "model.embed_tokens", "lm_head"],
+            "quant_method": "mxfp4",
+        },
+        "rms_norm_eps": 1e-5,
+        "rope_scaling": {"beta_fast": 32.0, "beta_slow": 1.0, "factor": 32.0,
+                         "original_max_position_embeddings": 4096, "rope_type": "yarn",
+                         "truncate": False},
+        "rope_theta": 150000,
+        "router_aux_loss_coef": 0.9,
+        "sliding_window": 128,
+        "swiglu_limit": 7.0,
+        "tie_word_embeddings": False,
+        "torch_dtype": "bfloat16",
+        "transformers_version": "5.24.0",
+        "use_cache": True,
+        "vocab_size": vocab,
+    }
+
+
+GENERATION_CONFIG = {"bos_token_id": 199998, "do_sample": True,
+                     "eos_token_id": [200002, 199999, 200012], "pad_token_id": 199999}
+
+
+def build_model(cfg_dict, small_vocab):
+    """GptOssForCausalLM with vocab small_vocab (= n + 1: the ids of S, then the shared row)."""
+    from transformers import GptOssConfig, GptOssForCausalLM
+    d = dict(cfg_dict)
+    d.pop("quantization_config", None)
+    d.pop("architectures", None)
+    d.pop("model_type", None)
+    d.pop("torch_dtype", None)
+    d.pop("transformers_version", None)
+    d["vocab_size"] = small_vocab
+    d["pad_token_id"] = small_vocab - 1
+    d["eos_token_id"] = small_vocab - 1
+    cfg = GptOssConfig(**d)
+    cfg._attn_implementation = "eager"
+    model = GptOssForCausalLM(cfg)
+    for layer in model.model.layers:
+        patch_experts(layer.mlp.experts)
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
+# MXFP4 (the Hub layout: blocks [.., rows, cols/32, 16], low nibble = even column; scales E8M0)
+
+
+def mxfp4_quantize(w):
+    """w [..., R, C] float -> (blocks uint8 [..., R, C/32, 16], scales uint8 [..., R, C/32])."""
+    *pre, R, C = w.shape
+    x = w.detach().float().reshape(*pre, R, C // 32, 32)
+    amax = x.abs().amax(-1, keepdim=True)
+    # the smallest power of two with amax / 2^e <= 6
+    e = torch.ceil(torch.log2(torch.clamp(amax, min=1e-30) / 6.0))
+    e = torch.clamp(e, -127, 127)
+    e = torch.where(amax > 0, e, torch.full_like(e, -127))
+    y = x / torch.pow(2.0, e)
+    pos = FP4_VALUES[:8]
+    idx = (y.abs().unsqueeze(-1) - pos).abs().argmin(-1)  # nearest magnitude (ties -> smaller)
+    code = idx + 8 * (y < 0).long()
+    code = code.to(torch.uint8)
+    blocks = code[..., 0::2] | (code[..., 1::2] << 4)
+    scales = (e.squeeze(-1) + 127).to(torch.uint8)
+    return blocks.contiguous(), scales.contiguous()
+
+
+def mxfp4_dequantize(blocks, scales):
+    lo = FP4_VALUES[(blocks & 0x0F).long()]
+    hi = FP4_VALUES[(blocks >> 4).long()]
+    vals = torch.stack([lo, hi], -1).reshape(*blocks.shape[:-1], 32)
+    vals = vals * torch.pow(2.0, scales.float() - 127).unsqueeze(-1)
+    return vals.reshape(*blocks.shape[:-2], blocks.shape[-2] * 32)
+
+
+def fake_quant(w):
+    """MXFP4 round trip of w [E, rows_in, cols_out] as stored (transposed) on the Hub."""
+    wt = w.transpose(1, 2)
+    b, s = mxfp4_quantize(wt)
+    return mxfp4_dequantize(b, s).transpose(1, 2).to(w.dtype)
+
+
+def patch_experts(mod):
+    """Expert forward equal to transformers' GptOssExperts, with optional MXFP4 fake-quantisation
+    (straight-through) of the expert weights for quantisation-aware training."""
+    mod.qat = False
+
+    def forward(hidden_states, router_indices=None, routing_weights=None):
+        gu, dn = mod.gate_up_proj, mod.down_proj
+        if mod.qat:
+            gu = gu + (fake_quant(gu) - gu).detach()
+            dn = dn + (fake_quant(dn) - dn).detach()
+        out = torch.zeros_like(hidden_states)
+        for e in range(mod.num_experts):
+            tok, top_pos = torch.where(router_indices == e)
+            if tok.numel() == 0:
+                continue
+            gate_up = hidden_states[tok] @ gu[e] + mod.gate_up_proj_bias[e]
+            gate, up = gate_up[..., ::2], gate_up[..., 1::2]
+            gate = gate.clamp(max=mod.limit)
+            up = up.clamp(min=-mod.limit, max=mod.limit)
+            glu = gate * torch.sigmoid(gate * mod.alpha)
+            y = ((up + 1) * glu) @ dn[e] + mod.down_proj_bias[e]
+            out.index_add_(0, tok, y * routing_weights[tok, top_pos, None])
+        return out
+
+    mod.forward = forward
+
+
+def set_qat(model, on):
+    for layer in model.model.layers:
+        layer.mlp.experts.qat = on
+
+
+def full_loss_logits(h, lm_head_w, n):
+    """Logits over the n + 1 rows with the shared row standing for the FULL_VOCAB - n other ids:
+    cross-entropy over these equals the full-vocabulary cross-entropy."""
+    logits = h @ lm_head_w.t()
+    bonus = torch.zeros(n + 1, dtype=logits.dtype)
+    bonus[n] = math.log(FULL_VOCAB - n)
+    return logits + bonus
+
+
+def save_json(path, obj):
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
