@@ -55,6 +55,20 @@ void webui_serve(struct http_exchange *ex, const char *dir)
         return;
     }
     bool from_dir = dir && strncmp(a->path, "/vendor/", 8) != 0;
+    /* Embedded files: no-cache, so the browser keeps them but asks each time (a new binary's UI
+     * is never mixed with an old one's) and the ETag makes the question a cheap 304. Files read
+     * from a --webui-dir change under the server: no-store, and no ETag (the list ends early). */
+    const char *const headers[] = {"Cache-Control",
+                                   from_dir ? "no-store" : "no-cache",
+                                   "Content-Security-Policy",
+                                   WEBUI_CSP,
+                                   "X-Content-Type-Options",
+                                   "nosniff",
+                                   "Referrer-Policy",
+                                   "no-referrer",
+                                   from_dir ? NULL : "ETag",
+                                   a->etag,
+                                   NULL};
     if (from_dir) {
         size_t len = strlen(dir) + 1 + strlen(a->file) + 1;
         char *path = malloc(len);
@@ -66,36 +80,13 @@ void webui_serve(struct http_exchange *ex, const char *dir)
             st = file_read_all(path, WEBUI_DIR_MAX_FILE, &data, &size);
         }
         free(path);
-        if (st != GPTOSS_OK) {
+        if (st != GPTOSS_OK)
             http_respond_error(ex, 500, "server_error", error_message(), NULL, NULL);
-            return;
-        }
-        static const char *const headers[] = {"Cache-Control",
-                                              "no-store",
-                                              "Content-Security-Policy",
-                                              WEBUI_CSP,
-                                              "X-Content-Type-Options",
-                                              "nosniff",
-                                              "Referrer-Policy",
-                                              "no-referrer",
-                                              NULL};
-        http_respond_headers(ex, 200, a->content_type, data, size, headers);
+        else
+            http_respond_headers(ex, 200, a->content_type, data, size, headers);
         free(data);
         return;
     }
-    /* no-cache: the browser keeps the file but asks each time, so a new binary's UI is never
-     * mixed with an old one's; the ETag makes the question a cheap 304. */
-    const char *const headers[] = {"ETag",
-                                   a->etag,
-                                   "Cache-Control",
-                                   "no-cache",
-                                   "Content-Security-Policy",
-                                   WEBUI_CSP,
-                                   "X-Content-Type-Options",
-                                   "nosniff",
-                                   "Referrer-Policy",
-                                   "no-referrer",
-                                   NULL};
     if (etag_matches(http_exchange_header(ex, "If-None-Match"), a->etag)) {
         http_respond_headers(ex, 304, NULL, "", 0, headers);
         return;
