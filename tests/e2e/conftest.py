@@ -34,3 +34,11 @@ def run(gptoss_bin):
 def tokenizer_goldens():
     with open(os.path.join(DATA, "tokenizer", "goldens.json"), encoding="utf-8") as f:
         return json.load(f)
+
+
+@pytest.fixture(scope="session")
+def scripted(gptoss_bin, tmp_path_factory):
+    """The scripted checkpoint (scripted_model.py: every reply thinks, then streams an answer)
+    that the web UI tests chat with; made once per session."""
+    from scripted_model import make_scripted_model
+    return make_scripted_model(gptoss_bin, tmp_path_factory.mktemp("scripted") / "scripted")

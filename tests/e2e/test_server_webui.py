@@ -10,7 +10,7 @@ import re
 import pytest
 
 from conftest import ROOT
-from scripted_model import ANALYSIS_TEXT, FINAL_TEXT, make_scripted_model
+from scripted_model import ANALYSIS_TEXT, FINAL_TEXT
 from server_fixture import RawStream, serving, wait_until
 
 # Debian's files that the build embeds (src/server/CMakeLists.txt).
@@ -22,11 +22,6 @@ VENDORED = {
     "/vendor/hljs-dark.css": "/usr/share/javascript/highlight.js/styles/atom-one-dark.css",
 }
 WEB_FILES = {"/": "index.html", "/app.js": "app.js", "/style.css": "style.css"}
-
-
-@pytest.fixture(scope="module")
-def scripted(gptoss_bin, tmp_path_factory):
-    return make_scripted_model(gptoss_bin, tmp_path_factory.mktemp("webui-models") / "scripted")
 
 
 @pytest.fixture(scope="module")

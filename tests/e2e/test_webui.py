@@ -19,7 +19,7 @@ import signal
 import pytest
 
 from conftest import ROOT
-from scripted_model import ANALYSIS_TEXT, FINAL_TEXT, make_scripted_model
+from scripted_model import ANALYSIS_TEXT, FINAL_TEXT
 from server_fixture import Server, serving, wait_until
 
 try:
@@ -51,11 +51,6 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield b
         b.close()
-
-
-@pytest.fixture(scope="module")
-def scripted(gptoss_bin, tmp_path_factory):
-    return make_scripted_model(gptoss_bin, tmp_path_factory.mktemp("webui-models") / "scripted")
 
 
 @pytest.fixture(scope="module")
