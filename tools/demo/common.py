@@ -62,8 +62,11 @@ GENERATION_CONFIG = {"bos_token_id": 199998, "do_sample": True,
                      "eos_token_id": [200002, 199999, 200012], "pad_token_id": 199999}
 
 
-def build_model(cfg_dict, small_vocab):
-    """GptOssForCausalLM with vocab small_vocab (= n + 1: the ids of S, then the shared row)."""
+def build_model(cfg_dict, small_vocab, tie=False):
+    """GptOssForCausalLM with vocab small_vocab (= n + 1: the ids of S, then the shared row).
+    tie=True shares one matrix between the input embedding and the output rows while training:
+    a token's identity then maps straight to its logit, which makes copying from the prompt much
+    quicker to learn; the export writes the two (equal) tensors separately, as gpt-oss has them."""
     from transformers import GptOssConfig, GptOssForCausalLM
     d = dict(cfg_dict)
     d.pop("quantization_config", None)
@@ -74,12 +77,116 @@ def build_model(cfg_dict, small_vocab):
     d["vocab_size"] = small_vocab
     d["pad_token_id"] = small_vocab - 1
     d["eos_token_id"] = small_vocab - 1
+    d["tie_word_embeddings"] = tie
     cfg = GptOssConfig(**d)
     cfg._attn_implementation = "eager"
     model = GptOssForCausalLM(cfg)
     for layer in model.model.layers:
         patch_experts(layer.mlp.experts)
     return model
+
+
+def copy_init(model, beta=0.25, gamma=0.25):
+    """Starts every attention layer with an output-value circuit that copies: the value rows of
+    KV head j are an orthonormal slice P_j of the hidden space and each query head writes back
+    through P_j^T, so whatever a head attends to arrives in the residual stream as (a projection
+    of) itself. With tied embeddings that is the token's own logit, so attending to the right
+    prompt token pays off from the first step and the query/key weights learn where to look;
+    from a random start the two must appear together, which takes far longer than the budget."""
+    cfg = model.config
+    hd, heads, kv = cfg.head_dim, cfg.num_attention_heads, cfg.num_key_value_heads
+    group = heads // kv
+    with torch.no_grad():
+        for layer in model.model.layers:
+            att = layer.self_attn
+            q, _ = torch.linalg.qr(torch.randn(cfg.hidden_size, kv * hd))
+            p = q.t()  # [kv * hd, hidden], orthonormal rows
+            att.v_proj.weight.copy_(beta * p)
+            for h in range(heads):
+                j = h // group
+                att.o_proj.weight[:, h * hd:(h + 1) * hd] = gamma / group * p[j * hd:(j + 1) * hd].t()
+
+
+def previous_token_phases(theta, scale, window=128, steps=400):
+    """RoPE pair weights w_i >= 0 and phases psi_i for which the positional score
+    sum_i w_i cos(d theta_i - psi_i) (d = query position - key position) peaks at d = 1,
+    well above every other 0 <= d < window."""
+    w = torch.zeros_like(theta, requires_grad=True)
+    psi = theta.clone().requires_grad_(True)
+    d = torch.arange(window, dtype=theta.dtype)
+    opt = torch.optim.Adam([w, psi], lr=0.05)
+    for _ in range(steps):
+        score = (torch.nn.functional.softplus(w + 2.0) * torch.cos(d[:, None] * theta - psi)).sum(1)
+        loss = -torch.log_softmax(score, 0)[1]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return torch.nn.functional.softplus(w + 2.0).detach() / scale, psi.detach()
+
+
+def induction_slices(model):
+    """(parameter, index) pairs of the circuit's attention patterns (queries, keys and sinks of
+    the two heads induction_init sets), which training can hold still for a while (train.py
+    --hold-circuit) while the values, outputs and the rest learn to use them."""
+    hd = model.config.head_dim
+    a0, a1 = model.model.layers[0].self_attn, model.model.layers[1].self_attn
+    return [(a0.q_proj.weight, slice(0, hd)), (a0.q_proj.bias, slice(0, hd)),
+            (a0.k_proj.weight, slice(0, hd)), (a0.k_proj.bias, slice(0, hd)),
+            (a1.q_proj.weight, slice(0, hd)), (a1.k_proj.weight, slice(0, hd)),
+            (a0.sinks, 0), (a1.sinks, 0)]
+
+
+def induction_init(model, gamma_prev=0.25, gamma_copy=1.0, kappa=3.0):
+    """Starts layers 0 and 1 with an induction circuit (after copy_init): head 0 of layer 0
+    attends to the previous token by position alone (query and key biases whose RoPE phases
+    differ by one step) and writes that token, rotated into its own subspace, into the residual
+    stream; head 0 of layer 1 matches its query (the current token) against those keys (each
+    position's previous token) in the slowly rotating RoPE dimensions, so it attends to whatever
+    followed an earlier occurrence of the current token, and copies it. Copying a name or number
+    from the prompt needs exactly this circuit, which a model this small otherwise finds only
+    after far more steps than a CPU budget allows; training reshapes it (train.py holds its attention weights for a while)."""
+    cfg = model.config
+    hd = cfg.head_dim
+    half = hd // 2
+    rot = model.model.rotary_emb
+    theta = rot.inv_freq.float()
+    amp = float(rot.attention_scaling)
+    scale = hd ** -0.5
+    w, psi = previous_token_phases(theta, scale)
+    r = torch.sqrt(w) / amp
+    a = torch.cat([r, torch.zeros_like(r)])
+    c = torch.cat([r * torch.cos(psi), r * torch.sin(psi)])
+    hidden = cfg.hidden_size
+    basis, _ = torch.linalg.qr(torch.randn(hidden, hidden))
+    tok, prev = basis[:, :hidden - hd], basis[:, hidden - hd:]  # token / previous-token subspaces
+    keep = tok @ tok.t()
+    a0, a1 = model.model.layers[0].self_attn, model.model.layers[1].self_attn
+    with torch.no_grad():
+        emb = model.model.embed_tokens.weight
+        emb.copy_(emb @ keep)  # tokens live outside the previous-token subspace
+        if model.lm_head.weight is not emb:
+            model.lm_head.weight.copy_(model.lm_head.weight @ keep)
+        p0 = tok[:, :hd].t()  # what head 0 of layer 0 reads: [hd, hidden]
+        a0.v_proj.weight[:hd] = p0 * a0.v_proj.weight[:hd].norm(dim=1, keepdim=True)
+        a0.q_proj.weight[:hd] = 0
+        a0.q_proj.bias[:hd] = a
+        a0.k_proj.bias[:hd] = c
+        # head 0 writes the previous token there; the rest of layer 0 writes elsewhere
+        a0.o_proj.weight.copy_(keep @ a0.o_proj.weight)
+        a0.o_proj.weight[:, :hd] = gamma_prev * prev
+        mlp = model.model.layers[0].mlp.experts
+        mlp.down_proj.copy_(mlp.down_proj @ keep)
+        mlp.down_proj_bias.copy_(mlp.down_proj_bias @ keep)
+        # the slowest-turning RoPE pairs: a content match there survives hundreds of positions
+        slow = torch.argsort(theta)[: half // 2]
+        dims = torch.cat([slow, slow + half])
+        g, _ = torch.linalg.qr(torch.randn(hd, len(dims)))
+        a1.q_proj.weight[:hd] = 0
+        a1.q_proj.weight[dims] = kappa * g.t() @ p0
+        a1.k_proj.weight[:hd] = 0
+        a1.k_proj.weight[dims] = kappa * g.t() @ prev.t()
+        p1 = a1.v_proj.weight[:hd] / a1.v_proj.weight[:hd].norm(dim=1, keepdim=True)
+        a1.o_proj.weight[:, :hd] = gamma_copy * p1.t()
 
 
 # ---------------------------------------------------------------------------------------------
