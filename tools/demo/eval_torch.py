@@ -46,40 +46,23 @@ def load_run(run, data, quantized):
     return model, remap, torch.from_numpy(ids)
 
 
-def greedy_reduced(model, remap, ids, prompt, max_new=120):
-    """Greedy decoding of the full-vocabulary model: a non-S id would need the shared row to win."""
+def greedy(model, rows, to_id, max_new=120):
+    """Greedy decoding from the model's input rows; to_id maps an output row to its token id, or
+    to -1 for the reduced model's shared row (some id outside S: the demo model never means that,
+    since a non-S id would need the shared row to win)."""
     out = []
-    x = remap[torch.tensor(prompt)][None]
+    x = torch.tensor(rows)[None]
     past = None
     with torch.no_grad():
         for _ in range(max_new):
             o = model(input_ids=x, past_key_values=past, use_cache=True)
             past = o.past_key_values
             j = int(o.logits[0, -1].argmax())
-            if j == len(ids):
-                out.append(-1)  # some id outside S: the demo model never means that
-                break
-            t = int(ids[j])
+            t = to_id(j)
             out.append(t)
-            if t in STOP:
+            if t < 0 or t in STOP:
                 break
             x = torch.tensor([[j]])
-    return out
-
-
-def greedy_full(model, prompt, max_new=120):
-    out = []
-    x = torch.tensor(prompt)[None]
-    past = None
-    with torch.no_grad():
-        for _ in range(max_new):
-            o = model(input_ids=x, past_key_values=past, use_cache=True)
-            past = o.past_key_values
-            t = int(o.logits[0, -1].argmax())
-            out.append(t)
-            if t in STOP:
-                break
-            x = torch.tensor([[t]])
     return out
 
 
@@ -117,10 +100,11 @@ def main():
         model = GptOssForCausalLM.from_pretrained(
             args.full, dtype=torch.float32, attn_implementation="eager",
             quantization_config=Mxfp4Config(dequantize=True)).eval()
-        gen = lambda p: greedy_full(model, p)  # noqa: E731
+        gen = lambda p: greedy(model, p, int)  # noqa: E731
     else:
         model, remap, ids = load_run(args.run, args.data, args.quantized)
-        gen = lambda p: greedy_reduced(model, remap, ids, p)  # noqa: E731
+        gen = lambda p: greedy(model, remap[torch.tensor(p)].tolist(),  # noqa: E731
+                                 lambda j: int(ids[j]) if j < len(ids) else -1)
     results, shown = [], {}
     for row in rows:
         toks = gen(render_request(row["request"], "2026-11-25"))
