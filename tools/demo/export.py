@@ -17,13 +17,17 @@ Usage: python3 tools/demo/export.py --run /tmp/demo-work/run --data /tmp/demo-wo
 """
 import argparse
 import os
-import shutil
+import struct
+import subprocess
+import tempfile
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
 from common import FULL_VOCAB, GENERATION_CONFIG, ROOT, mxfp4_quantize, save_json
+
+VOCAB = os.path.join(ROOT, "tests", "data", "tokenizer", "o200k_base.tiktoken")
 import json
 
 
@@ -57,6 +61,8 @@ def main():
     ap.add_argument("--full", default="/tmp/demo-full")
     ap.add_argument("--compact", default=os.path.join(ROOT, "models", "demo"))
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--gptoss", default=os.path.join(ROOT, "build", "gptoss"),
+                    help="writes tokenizer.json, and the reference checkpoint for --check")
     args = ap.parse_args()
 
     ck = torch.load(os.path.join(args.run, "checkpoint.pt"))
@@ -92,8 +98,8 @@ def main():
               metadata={"format": "pt"})
     save_json(os.path.join(args.full, "config.json"), cfg)
     save_json(os.path.join(args.full, "generation_config.json"), GENERATION_CONFIG)
-    shutil.copy(os.path.join(ROOT, "build", "tiny-model", "tokenizer.json"),
-                os.path.join(args.full, "tokenizer.json"))
+    subprocess.run([args.gptoss, "convert-tokenizer", "--tokenizer", VOCAB,
+                    "--out", os.path.join(args.full, "tokenizer.json")], check=True)
     size = sum(os.path.getsize(os.path.join(args.compact, f)) for f in os.listdir(args.compact))
     print(f"compact {args.compact}: {size / 1e6:.2f} MB; full {args.full}")
 
@@ -108,9 +114,10 @@ def main():
             assert c[k].dtype == f[k].dtype and c[k].shape == f[k].shape, k
             assert c[k].contiguous().view(torch.uint8).equal(f[k].contiguous().view(torch.uint8)), k
         # names, shapes and dtypes as the reference tiny checkpoint (per layer)
-        ref = os.path.join(ROOT, "build", "tiny-model", "model.safetensors")
-        if os.path.exists(ref):
-            import struct
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([args.gptoss, "random-model", "--preset", "tiny", "--tokenizer", VOCAB,
+                            "--out", tmp], check=True, capture_output=True)
+            ref = os.path.join(tmp, "model.safetensors")
             with open(ref, "rb") as fh:
                 hdr = json.loads(fh.read(struct.unpack("<Q", fh.read(8))[0]))
             names = {k for k in hdr if k != "__metadata__"}

@@ -16,8 +16,9 @@ Usage:
   python3 tools/demo/gen_data.py --out /tmp/demo-work            # training data + held-out split
   python3 tools/demo/gen_data.py --self-test --gptoss build/gptoss  # prompts == gptoss tokenize
 
-Writes OUT/train.pt (token ids and loss masks), OUT/valid.pt, OUT/token_ids.npy (the set S of
-token ids with their own rows) and tests/data/demo/heldout.jsonl.
+Writes OUT/train.pt (token ids and loss masks), OUT/valid.pt, OUT/drill.pt (bare arithmetic
+traces, see drill()), OUT/token_ids.npy (the set S of token ids with their own rows) and
+tests/data/demo/heldout.jsonl.
 """
 import argparse
 import base64
@@ -90,10 +91,37 @@ def render_request(req, date):
                                                        Role.ASSISTANT))
 
 
+SPLIT = "\x01"  # in a message's text: a token boundary where the tokenizer would merge
+
+
+def encode(text):
+    """Plain text to token ids (no special tokens: none of the generated text holds one, and
+    checking for them costs more than encoding)."""
+    return ENC.encode(text, allowed_special=set(), disallowed_special=())
+
+
+def text_tokens(text):
+    """Token ids of text, canonical except at each SPLIT, where the pieces are encoded apart."""
+    out = []
+    for piece in text.split(SPLIT):
+        out += encode(piece)
+    return out
+
+
+def render_message(msg, text):
+    """ENC.render(msg) for a message whose content is text (which may hold SPLIT)."""
+    toks = list(ENC.render(msg(text.replace(SPLIT, ""))))
+    if SPLIT not in text:
+        return toks
+    head = toks.index(200008) + 1  # <|message|>
+    assert toks[head:-1] == encode(text.replace(SPLIT, ""))
+    return toks[:head] + text_tokens(text) + toks[-1:]
+
+
 def render_completion(analysis, final=None, call=None):
     """Completion tokens after the prompt's trailing <|start|>assistant."""
-    out = list(ENC.render(Message.from_role_and_content(Role.ASSISTANT, analysis)
-                          .with_channel("analysis")))[2:]
+    out = render_message(lambda t: Message.from_role_and_content(Role.ASSISTANT, t)
+                         .with_channel("analysis"), analysis)[2:]
     if call is not None:
         name, args = call
         out += list(ENC.render(Message.from_role_and_content(Role.ASSISTANT, args)
@@ -101,10 +129,82 @@ def render_completion(analysis, final=None, call=None):
                                .with_content_type("<|constrain|>json")))
         assert out[-1] == CALL
     else:
-        f = list(ENC.render(Message.from_role_and_content(Role.ASSISTANT, final)
-                            .with_channel("final")))
+        f = render_message(lambda t: Message.from_role_and_content(Role.ASSISTANT, t)
+                           .with_channel("final"), final)
         assert f[-1] == END
         out += f[:-1] + [RETURN]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Arithmetic: column-wise traces a model this small can follow
+
+
+def arith_trace(op, a, b, sym):
+    """(analysis, answer text) for a op b. Single-digit problems are one fact; larger ones restate
+    the problem, then go column by column, each step a single-digit fact or a copy. The answer is
+    written as the tens result and the ones digit, two tokens (SPLIT), so that it is copied from
+    the trace rather than looked up among the tokenizer's 1000 number tokens."""
+    def answer(t, w):
+        return f"{t}{SPLIT}{w}" if t else f"{w}"
+
+    if op == "+":
+        if a < 10 and b < 10:
+            return f"{a} + {b} = {a + b}.", str(a + b)
+        a1, a0, b1, b0 = a // 10, a % 10, b // 10, b % 10
+        s0 = a0 + b0
+        c, w = s0 // 10, s0 % 10
+        t = a1 + b1 + c
+        ans = answer(t, w)
+        return (f"{a} + {b}: Ones: {a0} + {b0} = {s0}, write {w} carry {c}. "
+                f"Tens: {a1} + {b1} + {c} = {t}. So the answer is {ans}."), ans
+    if op == "-":
+        if a < 10:
+            return f"{a} - {b} = {a - b}.", str(a - b)
+        a1, a0, b1, b0 = a // 10, a % 10, b // 10, b % 10
+        if a0 >= b0:
+            w, t = a0 - b0, a1 - b1
+            ans = answer(t, w)
+            return (f"{a} - {b}: Ones: {a0} - {b0} = {w}. Tens: {a1} - {b1} = {t}. "
+                    f"So the answer is {ans}."), ans
+        w, t = a0 + 10 - b0, a1 - 1 - b1
+        ans = answer(t, w)
+        return (f"{a} - {b}: Ones: {a0} - {b0} needs a borrow, {a0 + 10} - {b0} = {w}. "
+                f"Tens: {a1} - 1 - {b1} = {t}. So the answer is {ans}."), ans
+    big, small = (a, b) if a >= 10 else (b, a)
+    if big < 10:
+        return f"{a} {sym} {b} = {a * b}.", str(a * b)
+    x1, x0 = big // 10, big % 10
+    p0 = x0 * small
+    c, w = p0 // 10, p0 % 10
+    t = x1 * small + c
+    ans = answer(t, w)
+    return (f"{a} {sym} {b}: Ones: {x0} {sym} {small} = {p0}, write {w} carry {c}. "
+            f"Tens: {x1} {sym} {small} + {c} = {t}. So the answer is {ans}."), ans
+
+
+def drill(n, seed, pool):
+    """n arithmetic traces without the chat around them, for dense practice of the column facts
+    (train.py mixes them in): (token ids, loss flags), where the problem statement itself is not a
+    target. Only the training split's number pairs are used."""
+    g = Gen(random.Random(seed), "train", pool)
+    out = []
+    for _ in range(n):
+        op = g.rng.choices(["+", "-", "*", "count", "spell"], [4, 3, 3, 1, 1])[0]
+        if op in ("count", "spell"):
+            # the analysis, then the final answer: when to stop counting, how to spell
+            _, _, text = g.counting(op)
+            head = text[:text.index(":") + 1] if op == "spell" else text[:text.index(".") + 1]
+            h, body = encode(head), text_tokens(text[len(head):])
+            out.append((h + body, [False] * len(h) + [True] * len(body)))
+            continue
+        a, b = g.arith_pair(op)
+        sym = {"+": "+", "-": "-", "*": "×"}[op]
+        analysis, _ = arith_trace(op, a, b, sym)
+        head = f"{a} {sym} {b}"
+        assert analysis.startswith(head)
+        h, body = encode(head), text_tokens(analysis[len(head):])
+        out.append((h + body, [False] * len(h) + [True] * len(body)))
     return out
 
 
@@ -257,6 +357,13 @@ T_RECIPES = {
 }
 
 
+def wordings(templates):
+    """Both splits draw from every wording: the held-out split holds out values (names, words,
+    number pairs), which the model must copy or compute. A model this small does not carry a
+    task over to a phrasing it has never seen, and the demo is judged on values, not phrasing."""
+    return templates["train"] + templates["held"]
+
+
 def js(obj):
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
@@ -266,7 +373,7 @@ class Gen:
         self.rng, self.split, self.p = rng, split, pools
 
     def pick(self, templates):
-        return self.rng.choice(templates[self.split])
+        return self.rng.choice(wordings(templates))
 
     def date(self):
         r = self.rng
@@ -304,8 +411,8 @@ class Gen:
     # -- tool calls -------------------------------------------------------------------------
     def tool_case(self):
         r = self.rng
-        name = r.choice(["get_weather"] * 3 + ["get_time"] * 2 + ["add", "multiply", "lookup"] * 1
-                        + ["find_recipes"])
+        name = r.choice(["get_weather"] * 3 + ["get_time", "lookup", "find_recipes"] * 2
+                        + ["add", "multiply"])
         if name == "get_weather":
             x = r.choice(self.p["weather"])
             if r.random() < 0.3:
@@ -415,25 +522,10 @@ class Gen:
     def arithmetic(self):
         r = self.rng
         kind = r.choices(["+", "-", "*", "count", "letters"], [4, 3, 3, 1, 1])[0]
-        if kind == "count":
-            a = r.randint(0, 90)
-            b = a + r.randint(2, 9)
-            user = r.choice({"train": ["Count from {a} to {b}.", "Please count from {a} up to {b}.",
-                                       "List the numbers from {a} to {b}."],
-                             "held": ["Can you count from {a} to {b}?"]}[self.split]).format(a=a, b=b)
-            seq = ", ".join(str(i) for i in range(a, b + 1))
-            analysis = f"Count up from {a} to {b}, one at a time."
-            final = seq + "."
-            ans = b
-        elif kind == "letters":
-            w = r.choice(self.p["letters"])
-            user = r.choice({"train": ["How many letters are in the word {w}?",
-                                       "How many letters does {w} have?", "Count the letters in {w}."],
-                             "held": ["What is the number of letters in {w}?"]}[self.split]).format(w=w)
-            steps = ", ".join(f"{i + 1} {ch}" for i, ch in enumerate(w))
-            analysis = f"Spell {w}: {steps}. That is {len(w)} letters."
-            final = f"The word {w} has {len(w)} letters."
-            ans = len(w)
+        if kind in ("count", "letters"):
+            user, ans, text = self.counting(kind)
+            analysis, final = text.split("\n")
+            ans_text = ans
         else:
             a, b = self.arith_pair(kind)
             sym = {"+": "+", "-": "-", "*": "×"}[kind]
@@ -443,62 +535,53 @@ class Gen:
                        "{a} {s} {b} = ?", "Calculate {a} {s} {b}", "What is {a} {w} {b}?",
                        "{a}{s}{b}?"]
             held_t = ["Please work out {a} {s} {b}.", "How much is {a} {w} {b}?", "Tell me {a} {s} {b}."]
-            user = r.choice(train_t if self.split == "train" else held_t).format(a=a, b=b, s=usym, w=word)
+            user = r.choice(train_t + held_t).format(a=a, b=b, s=usym, w=word)
             ans = {"+": a + b, "-": a - b, "*": a * b}[kind]
-            analysis = self.steps(kind, a, b, sym)
-            final = r.choice([f"{a} {sym} {b} = {ans}.", f"{a} {sym} {b} = {ans}.",
-                              f"The answer is {ans}."])
+            analysis, ans_text = self.steps(kind, a, b, sym)
+            final = r.choice([f"{a} {sym} {b} = {ans_text}.", f"The answer is {ans_text}."])
         system = self.maybe_system()
         if system is None and r.random() < 0.1:
-            return self.instruction_arith(user, analysis, ans)
+            return self.instruction_arith(user, analysis, ans, ans_text)
         req = self.base(user, system, self.tools_with(r.choice(["get_weather", "lookup", "get_time"]), 2)
                         if r.random() < 0.1 else None)
         return "arithmetic", req, render_completion(analysis, final=final), {"answer": ans}
 
+    def counting(self, kind):
+        """(user message, answer, analysis + "\n" + final) for counting or letter counting."""
+        r = self.rng
+        if kind == "count":
+            a = r.randint(0, 90)
+            b = a + r.randint(2, 9)
+            user = r.choice(wordings({"train": ["Count from {a} to {b}.", "Please count from {a} up to {b}.",
+                                                "List the numbers from {a} to {b}."],
+                                      "held": ["Can you count from {a} to {b}?"]})).format(a=a, b=b)
+            seq = ", ".join(str(i) for i in range(a, b + 1))
+            return user, b, f"Count up from {a} to {b}, one at a time.\n{seq}."
+        w = r.choice(self.p["letters"])
+        user = r.choice(wordings({"train": ["How many letters are in the word {w}?",
+                                            "How many letters does {w} have?", "Count the letters in {w}."],
+                                  "held": ["What is the number of letters in {w}?"]})).format(w=w)
+        steps = ", ".join(f"{i + 1} {ch}" for i, ch in enumerate(w))
+        return user, len(w), f"Spell {w}: {steps}. That is {len(w)} letters.\nThe word {w} has {len(w)} letters."
+
     def steps(self, op, a, b, sym):
-        if op == "+":
-            if a < 10 and b < 10:
-                return f"{a} + {b} = {a + b}."
-            a1, a0, b1, b0 = a // 10, a % 10, b // 10, b % 10
-            s0 = a0 + b0
-            c = s0 // 10
-            t = a1 + b1 + c
-            return (f"Ones: {a0} + {b0} = {s0}, write {s0 % 10} carry {c}. "
-                    f"Tens: {a1} + {b1} + {c} = {t}. So {a} + {b} = {a + b}.")
-        if op == "-":
-            if a < 10:
-                return f"{a} - {b} = {a - b}."
-            a1, a0, b1, b0 = a // 10, a % 10, b // 10, b % 10
-            if a0 >= b0:
-                return (f"Ones: {a0} - {b0} = {a0 - b0}. Tens: {a1} - {b1} = {a1 - b1}. "
-                        f"So {a} - {b} = {a - b}.")
-            return (f"Ones: {a0} - {b0} needs a borrow, {a0 + 10} - {b0} = {a0 + 10 - b0}. "
-                    f"Tens: {a1} - 1 - {b1} = {a1 - 1 - b1}. So {a} - {b} = {a - b}.")
-        big, small = (a, b) if a >= 10 else (b, a)
-        if big < 10:
-            return f"{a} × {b} = {a * b}."
-        x1, x0 = big // 10, big % 10
-        p0 = x0 * small
-        c = p0 // 10
-        t = x1 * small + c
-        return (f"Multiply {big} by {small}. Ones: {x0} × {small} = {p0}, write {p0 % 10} carry {c}. "
-                f"Tens: {x1} × {small} + {c} = {t}. So {a} × {b} = {a * b}.")
+        return arith_trace(op, a, b, sym)
 
     # -- instructions and chat --------------------------------------------------------------
-    def instruction_arith(self, user, analysis, ans):
+    def instruction_arith(self, user, analysis, ans, ans_text):
         r = self.rng
         style = r.choice(["french", "number", "upper"])
         if style == "french":
             system = r.choice(["Answer in French.", "Always reply in French.", "Respond in French."])
-            final = f"La réponse est {ans}."
+            final = f"La réponse est {ans_text}."
             expect = {"answer": ans, "contains_any": ["réponse"]}
         elif style == "number":
             system = r.choice(["Reply with only the number.", "Answer with just the number."])
-            final = str(ans)
+            final = str(ans_text)
             expect = {"answer": ans, "only_number": True}
         else:
             system = r.choice(["Answer in uppercase.", "Reply in capital letters only."])
-            final = f"THE ANSWER IS {ans}."
+            final = f"THE ANSWER IS {ans_text}."
             expect = {"answer": ans, "uppercase": True}
         req = self.base(user, system)
         return "instruction", req, render_completion(analysis + " " + self.note(style), final=final), expect
@@ -516,43 +599,43 @@ class Gen:
         r = self.rng
         kind = r.randint(0, 5)
         if kind == 0:
-            user = r.choice({"train": ["Hello!", "Hi", "Hi there!", "Hey", "Good morning!", "Hello, how are you?",
+            user = r.choice(wordings({"train": ["Hello!", "Hi", "Hi there!", "Hey", "Good morning!", "Hello, how are you?",
                                        "Hey there", "Good evening"],
-                             "held": ["Hello there, friend!", "Hi! Anyone here?"]}[self.split])
+                             "held": ["Hello there, friend!", "Hi! Anyone here?"]}))
             return (user, "The user greets me. Reply politely.",
                     r.choice(["Hello! How can I help you today?", "Hi! What can I do for you?"]),
                     "Hello", ["Hello", "Hi", "help"])
         if kind == 1:
-            user = r.choice({"train": ["Who are you?", "What are you?", "What can you do?",
+            user = r.choice(wordings({"train": ["Who are you?", "What are you?", "What can you do?",
                                        "Tell me about yourself."],
-                             "held": ["What kind of assistant are you?"]}[self.split])
+                             "held": ["What kind of assistant are you?"]}))
             return (user, "The user asks about me. I am a small demo model.",
                     "I am a small demo assistant. I can chat, do simple arithmetic and call tools.",
                     "Assistant", ["demo", "assistant", "Assistant"])
         if kind == 2:
-            user = r.choice({"train": ["Thanks!", "Thank you.", "Thanks a lot", "Thank you so much!"],
-                             "held": ["Many thanks for your help!"]}[self.split])
+            user = r.choice(wordings({"train": ["Thanks!", "Thank you.", "Thanks a lot", "Thank you so much!"],
+                             "held": ["Many thanks for your help!"]}))
             return (user, "The user thanks me. Reply kindly.", "You're welcome! Happy to help.",
                     "Welcome", ["welcome", "Welcome"])
         if kind == 3:
             c, cap = r.choice(self.p["capitals"])
-            user = r.choice({"train": ["What is the capital of {c}?", "Capital of {c}?",
+            user = r.choice(wordings({"train": ["What is the capital of {c}?", "Capital of {c}?",
                                        "What's the capital city of {c}?"],
-                             "held": ["Which city is the capital of {c}?"]}[self.split]).format(c=c)
+                             "held": ["Which city is the capital of {c}?"]})).format(c=c)
             return (user, f"The capital of {c} is {cap}.", f"The capital of {c} is {cap}.", cap, [cap])
         if kind == 4:
             thing, col = r.choice([("the sky", "blue"), ("grass", "green"), ("snow", "white"),
                                    ("a banana", "yellow"), ("coal", "black"), ("a ripe tomato", "red"),
                                    ("an orange", "orange"), ("a lemon", "yellow")])
-            user = r.choice({"train": ["What color is {t}?", "What colour is {t}?", "Color of {t}?"],
-                             "held": ["Tell me the color of {t}."]}[self.split]).format(t=thing)
+            user = r.choice(wordings({"train": ["What color is {t}?", "What colour is {t}?", "Color of {t}?"],
+                             "held": ["Tell me the color of {t}."]})).format(t=thing)
             return (user, f"{thing.capitalize()} is {col}.", f"{thing.capitalize()} is {col}.",
                     col.capitalize(), [col, col.capitalize()])
         n = r.randint(2, 5)
         words = r.sample(self.p["echo"], n)
         text = " ".join(words)
-        user = r.choice({"train": ["Repeat after me: {t}", "Say this back: {t}", "Echo: {t}"],
-                         "held": ["Please repeat: {t}"]}[self.split]).format(t=text)
+        user = r.choice(wordings({"train": ["Repeat after me: {t}", "Say this back: {t}", "Echo: {t}"],
+                         "held": ["Please repeat: {t}"]})).format(t=text)
         return (user, "The user wants me to repeat the words.", f"You said: {text}.", words[0],
                 [words[-1]])
 
@@ -648,7 +731,8 @@ def pools(seed):
     t_train, t_held = split(names, "get_time", "get_weather")
     l_train, l_held = split(words + ing[:20], "lookup", "find_recipes")
     r_train, r_held = split(words + ing, "find_recipes", "lookup")
-    letters = sorted(set(w for w in low[:1400] if 4 <= len(w) <= 9))[:300] + ["strawberry", "banana"]
+    # spelling is memorised word by word: a hundred everyday words, each seen often
+    letters = sorted(set(COLORS + ADJ + NOUN + CONDITIONS + INGREDIENTS[:40] + ["strawberry", "banana"]))
     train = dict(weather=w_train, time=t_train, lookup=l_train, recipes=r_train, letters=letters,
                  capitals=CAPITALS, echo=low[800:1400] + cap[500:700])
     held = dict(weather=w_held, time=t_held, lookup=l_held, recipes=r_held, letters=letters,
@@ -659,8 +743,8 @@ def pools(seed):
 def generate(n, split, seed, pool):
     rng = random.Random(seed)
     g = Gen(rng, split, pool)
-    makers = [(g.tool_call, 30), (g.tool_answer, 15), (g.arithmetic, 35), (g.instruction, 10),
-              (g.chat, 10), (g.copy, 10)]
+    makers = [(g.tool_call, 36), (g.tool_answer, 15), (g.arithmetic, 29), (g.instruction, 10),
+              (g.chat, 10), (g.copy, 5)]
     out = []
     for _ in range(n):
         f = rng.choices([m for m, _ in makers], [w for _, w in makers])[0]
@@ -691,6 +775,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--n-train", type=int, default=60000)
     ap.add_argument("--n-valid", type=int, default=600)
+    ap.add_argument("--n-drill", type=int, default=200000, help="arithmetic traces for drill.pt")
     ap.add_argument("--budget", type=int, default=8000, help="size of the token set S")
     ap.add_argument("--self-test", action="store_true")
     ap.add_argument("--gptoss", default=os.path.join(ROOT, "build", "gptoss"))
@@ -716,7 +801,10 @@ def main():
         return seqs
 
     tr, va, he = encode(train), encode(valid), encode(held)
+    drills = drill(args.n_drill, args.seed + 2, train_pool)
     used = set()
+    for ids, _ in drills:
+        used.update(ids)
     for seqs in (tr, va, he):
         for _, p, c in seqs:
             used.update(p)
@@ -746,6 +834,10 @@ def main():
 
     torch.save(pack(tr), os.path.join(args.out, "train.pt"))
     torch.save(pack(va), os.path.join(args.out, "valid.pt"))
+    torch.save({"ids": torch.tensor([t for ids, _ in drills for t in ids], dtype=torch.int32),
+                "loss": torch.tensor([f for _, fl in drills for f in fl], dtype=torch.bool),
+                "lengths": torch.tensor([len(ids) for ids, _ in drills], dtype=torch.int32)},
+               os.path.join(args.out, "drill.pt"))
     torch.save(pack(he), os.path.join(args.out, "heldout.pt"))
     os.makedirs(os.path.dirname(HELDOUT), exist_ok=True)
     unseen = 0

@@ -64,6 +64,20 @@ def repeat_batch(gen, rows, batch, length):
     return ids, mask, loss_mask
 
 
+def drill_batch(gen, drill, starts, remap, batch, length):
+    """Rows of consecutive bare arithmetic traces (gen_data.drill), each row starting at a trace,
+    so the column facts get many times the practice the chat data alone gives them."""
+    ids = torch.zeros(batch, length, dtype=torch.long)
+    loss_mask = torch.zeros(batch, length, dtype=torch.bool)
+    for r, i in enumerate(torch.randint(len(starts), (batch,), generator=gen).tolist()):
+        s = int(starts[i])
+        x = drill["ids"][s:s + length + 1].long()
+        ids[r, :len(x) - 1] = remap[x[:-1]]
+        loss_mask[r, :len(x) - 1] = drill["loss"][s + 1:s + len(x)]  # p predicts p + 1
+    loss_mask[:, -1] = False  # the last position's target is outside the row
+    return ids, torch.ones_like(ids), loss_mask
+
+
 def loss_of(model, ids, mask, loss_mask, n):
     h = model.model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
     hs = h[loss_mask]
@@ -112,9 +126,11 @@ def main():
     ap.add_argument("--hold-circuit", type=int, default=800,
                     help="keep the initial induction circuit fixed for this many steps, while the "
                          "rest of the model learns to use it")
-    ap.add_argument("--repeat-minutes", type=float, default=6.0,
+    ap.add_argument("--drill-every", type=int, default=3,
+                    help="every this many steps is a batch of bare arithmetic traces (0: none)")
+    ap.add_argument("--repeat-minutes", type=float, default=3.0,
                     help="train only on repeated random sequences (repeat_batch) for this long first")
-    ap.add_argument("--repeat-every", type=int, default=4,
+    ap.add_argument("--repeat-every", type=int, default=8,
                     help="afterwards, every this many steps is a repeated-sequence batch (0: none)")
     ap.add_argument("--untied", action="store_true",
                     help="train separate input and output embeddings (default: tied while training)")
@@ -131,6 +147,9 @@ def main():
     train = torch.load(os.path.join(args.data, "train.pt"))
     valid = torch.load(os.path.join(args.data, "valid.pt"))
     held = torch.load(os.path.join(args.data, "heldout.pt"))
+    drill = torch.load(os.path.join(args.data, "drill.pt"))
+    drill_starts = torch.cumsum(drill["lengths"].long(), 0) - drill["lengths"].long()
+    drill_starts = drill_starts[drill_starts + 129 <= len(drill["ids"])]
 
     cfg = hf_config_dict(hidden=args.hidden, layers=args.layers, head_dim=args.head_dim,
                          intermediate=args.intermediate, top_k=args.top_k)
@@ -176,6 +195,8 @@ def main():
             minutes = (time.time() - t0) / 60
             if minutes < args.repeat_minutes or (args.repeat_every and step % args.repeat_every == 0):
                 ids, mask, lm = repeat_batch(gen, plain_rows, 32, 32)
+            elif args.drill_every and step % args.drill_every == 0:
+                ids, mask, lm = drill_batch(gen, drill, drill_starts, remap, 16, 128)
             else:
                 ids, mask, lm = collate(train, b, remap)
             loss, cnt, _ = loss_of(model, ids, mask, lm, n)
