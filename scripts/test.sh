@@ -24,7 +24,7 @@ echo "== unit and end-to-end tests under AddressSanitizer + UBSan"
 gptoss_build build-asan Debug -DGPTOSS_SANITIZE=address,undefined
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure
-ASAN_OPTIONS=detect_leaks=1 GPTOSS_BIN=build-asan/gptoss \
+ASAN_OPTIONS=detect_leaks=1 GPTOSS_BIN=build-asan/gptoss GPTOSS_DEMO_EVAL_LIMIT=40 \
     build/venv/bin/python -m pytest -q tests/e2e
 
 echo "== formatting (.clang-format)"

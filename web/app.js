@@ -1117,7 +1117,7 @@
     if (st.demo && !demoSuggestions) {
       // What the demo model was trained for, instead of questions only a real model answers.
       demoSuggestions = true;
-      const texts = ['What is 2 + 3?', 'Say hello in French', 'How many letters are in the word banana?'];
+      const texts = ['What is 2 + 3?', 'What is the capital of Japan?', 'How many letters are in the word banana?'];
       document.querySelectorAll('.suggestion').forEach((b, i) => { if (texts[i]) b.textContent = texts[i]; });
     }
     $('welcome-model').textContent = st.model ? `${st.model}${st.demo ? ' (demo model)' : ''} · ${fmtNum(st.max_model_len)} tokens of context` : '';

@@ -816,3 +816,26 @@ def test_regenerate_and_edit_a_message(server, open_page):
     expect(page.get_by_test_id("user-text")).to_have_text("Edited question")
     expect(page.get_by_test_id("message-assistant")).to_have_count(1)
     expect(page.get_by_test_id("conv-title").first).to_have_text("Edited question")
+
+
+# ---- The built-in demo model ---------------------------------------------------------------
+
+def test_demo_model_answers_what_is_2_plus_3(gptoss_bin, log_dir, open_page, shots):
+    """What the README's first command gives: the server with no --model, on the demo model. The
+    page says it is the demo, suggests what the demo was trained for, and answers "What is
+    2 + 3?" with 5 after its thinking."""
+    if not os.path.exists(os.path.join(ROOT, "models", "demo", "model.compact.safetensors")):
+        pytest.skip("models/demo is not in the repository yet (tools/demo/README.md, Status)")
+    with serving(gptoss_bin, None, log_dir=log_dir, name="webui-demo") as srv:
+        page = open_page(srv, max_tokens=256)
+        expect(page.get_by_test_id("welcome-demo")).to_be_visible()
+        first = page.locator(".suggestion").first
+        expect(first).to_have_text("What is 2 + 3?")
+        first.click()
+        expect(page.get_by_test_id("input")).to_have_value("What is 2 + 3?")
+        page.get_by_test_id("input").press("Enter")
+        wait_finished(page)
+        reply = last_reply(page)
+        expect(reply.get_by_test_id("thinking")).to_be_visible()
+        expect(reply.get_by_test_id("answer")).to_have_text(re.compile(r"(^|\D)5\.?\s*$"))
+        page.screenshot(path=os.path.join(shots, "demo.png"))
