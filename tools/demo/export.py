@@ -25,10 +25,11 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+import json
+
 from common import FULL_VOCAB, GENERATION_CONFIG, ROOT, mxfp4_quantize, save_json
 
 VOCAB = os.path.join(ROOT, "tests", "data", "tokenizer", "o200k_base.tiktoken")
-import json
 
 
 def hub_tensors(state, n):

@@ -64,6 +64,9 @@ def repeat_batch(gen, rows, batch, length):
     return ids, mask, loss_mask
 
 
+DRILL_ROW = 128  # tokens per drill row: about three traces
+
+
 def drill_batch(gen, drill, starts, remap, batch, length):
     """Rows of consecutive bare arithmetic traces (gen_data.drill), each row starting at a trace,
     so the column facts get many times the practice the chat data alone gives them."""
@@ -149,7 +152,7 @@ def main():
     held = torch.load(os.path.join(args.data, "heldout.pt"))
     drill = torch.load(os.path.join(args.data, "drill.pt"))
     drill_starts = torch.cumsum(drill["lengths"].long(), 0) - drill["lengths"].long()
-    drill_starts = drill_starts[drill_starts + 129 <= len(drill["ids"])]
+    drill_starts = drill_starts[drill_starts + DRILL_ROW + 1 <= len(drill["ids"])]
 
     cfg = hf_config_dict(hidden=args.hidden, layers=args.layers, head_dim=args.head_dim,
                          intermediate=args.intermediate, top_k=args.top_k)
@@ -196,7 +199,7 @@ def main():
             if minutes < args.repeat_minutes or (args.repeat_every and step % args.repeat_every == 0):
                 ids, mask, lm = repeat_batch(gen, plain_rows, 32, 32)
             elif args.drill_every and step % args.drill_every == 0:
-                ids, mask, lm = drill_batch(gen, drill, drill_starts, remap, 16, 128)
+                ids, mask, lm = drill_batch(gen, drill, drill_starts, remap, 16, DRILL_ROW)
             else:
                 ids, mask, lm = collate(train, b, remap)
             loss, cnt, _ = loss_of(model, ids, mask, lm, n)
