@@ -140,6 +140,9 @@ def render_completion(analysis, final=None, call=None):
 # Arithmetic: column-wise traces a model this small can follow
 
 
+SYMBOLS = {"+": "+", "-": "-", "*": "×"}  # as the traces write each operation
+
+
 def arith_trace(op, a, b, sym):
     """(analysis, answer text) for a op b. Single-digit problems are one fact; larger ones restate
     the problem, then go column by column, each step a single-digit fact or a copy. The answer is
@@ -194,16 +197,13 @@ def drill(n, seed, pool):
         if op in ("count", "spell"):
             # the analysis, then the final answer: when to stop counting, how to spell
             _, _, text = g.counting(op)
-            head = text[:text.index(":") + 1] if op == "spell" else text[:text.index(".") + 1]
-            h, body = encode(head), text_tokens(text[len(head):])
-            out.append((h + body, [False] * len(h) + [True] * len(body)))
-            continue
-        a, b = g.arith_pair(op)
-        sym = {"+": "+", "-": "-", "*": "×"}[op]
-        analysis, _ = arith_trace(op, a, b, sym)
-        head = f"{a} {sym} {b}"
-        assert analysis.startswith(head)
-        h, body = encode(head), text_tokens(analysis[len(head):])
+            head = text[:text.index(":" if op == "spell" else ".") + 1]
+        else:
+            a, b = g.arith_pair(op)
+            text, _ = arith_trace(op, a, b, SYMBOLS[op])
+            head = f"{a} {SYMBOLS[op]} {b}"
+            assert text.startswith(head)
+        h, body = encode(head), text_tokens(text[len(head):])
         out.append((h + body, [False] * len(h) + [True] * len(body)))
     return out
 
@@ -528,7 +528,7 @@ class Gen:
             ans_text = ans
         else:
             a, b = self.arith_pair(kind)
-            sym = {"+": "+", "-": "-", "*": "×"}[kind]
+            sym = SYMBOLS[kind]
             usym = sym if kind != "*" else r.choice(["×", "*", "x"])
             word = {"+": "plus", "-": "minus", "*": "times"}[kind]
             train_t = ["What is {a} {s} {b}?", "What's {a} {w} {b}?", "Compute {a} {s} {b}.",
@@ -537,7 +537,7 @@ class Gen:
             held_t = ["Please work out {a} {s} {b}.", "How much is {a} {w} {b}?", "Tell me {a} {s} {b}."]
             user = r.choice(train_t + held_t).format(a=a, b=b, s=usym, w=word)
             ans = {"+": a + b, "-": a - b, "*": a * b}[kind]
-            analysis, ans_text = self.steps(kind, a, b, sym)
+            analysis, ans_text = arith_trace(kind, a, b, sym)
             final = r.choice([f"{a} {sym} {b} = {ans_text}.", f"The answer is {ans_text}."])
         system = self.maybe_system()
         if system is None and r.random() < 0.1:
@@ -563,9 +563,6 @@ class Gen:
                                   "held": ["What is the number of letters in {w}?"]})).format(w=w)
         steps = ", ".join(f"{i + 1} {ch}" for i, ch in enumerate(w))
         return user, len(w), f"Spell {w}: {steps}. That is {len(w)} letters.\nThe word {w} has {len(w)} letters."
-
-    def steps(self, op, a, b, sym):
-        return arith_trace(op, a, b, sym)
 
     # -- instructions and chat --------------------------------------------------------------
     def instruction_arith(self, user, analysis, ans, ans_text):
