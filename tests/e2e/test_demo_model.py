@@ -22,7 +22,7 @@ import sys
 import pytest
 from openai import OpenAI
 
-from conftest import ROOT
+from conftest import ROOT, require_demo_model
 from server_fixture import serving
 
 sys.path.insert(0, os.path.join(ROOT, "tools", "demo"))
@@ -57,9 +57,7 @@ LOOKUP_TOOL = {
 
 @pytest.fixture(scope="module")
 def demo(gptoss_bin, tmp_path_factory):
-    if not os.path.exists(os.path.join(ROOT, "models", "demo", "model.compact.safetensors")):
-        pytest.skip("models/demo is not in the repository yet: tools/demo trains it, and it is "
-                    "committed once it meets the held-out bars (tools/demo/README.md, Status)")
+    require_demo_model()
     exe_dir = os.path.dirname(os.path.abspath(gptoss_bin))
     assert os.path.exists(os.path.join(exe_dir, "demo-model", "model.safetensors")), \
         "the build did not expand models/demo into demo-model/ next to the binary"

@@ -18,7 +18,7 @@ import signal
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, require_demo_model
 from scripted_model import ANALYSIS_TEXT, FINAL_TEXT
 from server_fixture import Server, serving, wait_until
 
@@ -824,8 +824,7 @@ def test_demo_model_answers_what_is_2_plus_3(gptoss_bin, log_dir, open_page, sho
     """What the README's first command gives: the server with no --model, on the demo model. The
     page says it is the demo, suggests what the demo was trained for, and answers "What is
     2 + 3?" with 5 after its thinking."""
-    if not os.path.exists(os.path.join(ROOT, "models", "demo", "model.compact.safetensors")):
-        pytest.skip("models/demo is not in the repository yet (tools/demo/README.md, Status)")
+    require_demo_model()
     with serving(gptoss_bin, None, log_dir=log_dir, name="webui-demo") as srv:
         page = open_page(srv, max_tokens=256)
         expect(page.get_by_test_id("welcome-demo")).to_be_visible()
