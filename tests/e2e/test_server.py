@@ -1058,11 +1058,13 @@ def test_stream_disconnect_aborts(server, model_name, path):
 
 def test_non_stream_timeout_aborts(server, model_name):
     aborts = server.metric("vllm:request_success_total", finished_reason="abort")
-    c = OpenAI(base_url=server.base_url, api_key="EMPTY", max_retries=0, timeout=1.0)
+    # 900 tokens take the tiny model ~1.8 s in a release build on an idle machine (600 took
+    # 1.2 s, too close to a 1 s timeout); the client gives up after 0.3 s.
+    c = OpenAI(base_url=server.base_url, api_key="EMPTY", max_retries=0, timeout=0.3)
     try:
         with pytest.raises(openai.APITimeoutError):
             c.chat.completions.create(model=model_name, messages=messages("Take your time"),
-                                      max_tokens=600, temperature=0)
+                                      max_tokens=900, temperature=0)
     finally:
         c.close()
     _idle_after_abort(server, aborts)
