@@ -86,6 +86,49 @@ def build_model(cfg_dict, small_vocab, tie=False):
     return model
 
 
+def token_bytes():
+    """rank -> bytes of every ordinary o200k token (the tokenizer test data's vocabulary)."""
+    import base64
+    out = {}
+    with open(os.path.join(ROOT, "tests", "data", "tokenizer", "o200k_base.tiktoken"), "rb") as f:
+        for line in f:
+            b, r = line.split()
+            out[int(r)] = base64.b64decode(b)
+    return out
+
+
+class VariantEmbedding(torch.nn.Module):
+    """The tied embedding/unembedding matrix while training, as row(t) = base[word(t)] +
+    space * [t starts with a space] + own(t): a token with a leading space (" Tokyo") and the
+    same token without it ("Tokyo") share their base row. A tool call's JSON writes a value
+    without the space it has in the user's sentence, so copying it means turning " X" into
+    "X"; with shared rows that is one learnt direction for every word, held-out ones included,
+    instead of a pair learnt by heart per word. The export writes the sum as plain rows."""
+
+    def __init__(self, token_ids, init):
+        super().__init__()
+        vocab = token_bytes()
+        keys, group, spaced = {}, [], []
+        for i, t in enumerate(list(token_ids) + [-1]):  # the shared row last
+            b = vocab.get(int(t))
+            sp = b is not None and len(b) > 1 and b[:1] == b" "
+            key = b[1:] if sp else (b if b is not None else ("special", i))
+            group.append(keys.setdefault(key, len(keys)))
+            spaced.append(float(sp))
+        self.register_buffer("group", torch.tensor(group))
+        self.register_buffer("spaced", torch.tensor(spaced))
+        first = {}
+        for i, g in enumerate(group):
+            first.setdefault(g, i)
+        self.base = torch.nn.Parameter(init.detach()[[first[g] for g in range(len(keys))]].clone())
+        self.space = torch.nn.Parameter(torch.zeros(init.shape[1]))
+        self.own = torch.nn.Parameter(torch.zeros_like(init))
+        self.pairs = len(group) - len(keys)
+
+    def weight(self):
+        return self.base[self.group] + self.spaced[:, None] * self.space + self.own
+
+
 def copy_init(model, beta=0.25, gamma=0.25):
     """Starts every attention layer with an output-value circuit that copies: the value rows of
     KV head j are an orthonormal slice P_j of the hidden space and each query head writes back

@@ -270,6 +270,22 @@ def vocab_words():
     return [w for _, w in low], [w for _, w in cap]
 
 
+def copyable(value):
+    """True when value's tokens in a JSON string are its tokens after a space in running text,
+    the first one without its space (" Tokyo" -> "Tokyo", " Kun" "ming" -> "Kun" "ming"). Only
+    such a value can be copied from the prompt into a call's arguments token by token; any other
+    ("Lisbon": " Lisbon" in text but "Lis" "bon" in JSON) must have its JSON spelling learnt by
+    heart, which a model this small does for the values it saw and not for new ones."""
+    def inner(prefix, v, suffix):
+        whole, pre, post = encode(prefix + v + suffix), encode(prefix), encode(suffix)
+        if whole[:len(pre)] != pre or whole[len(whole) - len(post):] != post:
+            return None
+        return [ENC.decode_utf8([t]) for t in whole[len(pre):len(whole) - len(post)]]
+    text, json_ = inner("in", " " + value, "?"), inner('{"city":"', value, '"}')
+    return (text is not None and json_ is not None and len(text) == len(json_)
+            and text[0] == " " + json_[0] and text[1:] == json_[1:])
+
+
 def stable_hash(*parts):
     return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:8], "little")
 
@@ -707,7 +723,7 @@ def pools(seed):
     rng = random.Random(seed * 7919 + 1)
     low, cap = vocab_words()
     cities = CITIES.split() + [c.strip() for c in MULTI_CITIES.replace("\n", "|").split("|")]
-    cities = sorted(set(cities))
+    cities = sorted(c for c in set(cities) if copyable(c))
     rng.shuffle(cities)
     cap = [w for w in cap if w not in cities]
     rng.shuffle(cap)
@@ -715,9 +731,9 @@ def pools(seed):
     rng.shuffle(low)
     # Values recur often enough for a model this small to learn each one's tokens; the
     # held-out pairs still need copying from the prompt.
-    names = cities[:160] + cap[:40]
+    names = cities + cap[:200 - len(cities)]
     words = low[:200]
-    ing = INGREDIENTS[:]
+    ing = [w for w in INGREDIENTS if copyable(w)]
     rng.shuffle(ing)
 
     def split(values, tool, other):

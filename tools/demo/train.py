@@ -18,8 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common import (build_model, copy_init, full_loss_logits, hf_config_dict, induction_init,
-                    induction_slices, save_json, set_qat)
+from common import (VariantEmbedding, build_model, copy_init, full_loss_logits, hf_config_dict,
+                    induction_init, induction_slices, save_json, set_qat)
 
 
 def batches(seqs, max_tokens, rng):
@@ -81,23 +81,29 @@ def drill_batch(gen, drill, starts, remap, batch, length):
     return ids, torch.ones_like(ids), loss_mask
 
 
-def loss_of(model, ids, mask, loss_mask, n):
-    h = model.model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+def loss_of(model, emb, ids, mask, loss_mask, n):
+    """emb: the VariantEmbedding, or None for the model's own embedding and output rows."""
+    if emb is None:
+        w = model.lm_head.weight
+        h = model.model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+    else:
+        w = emb.weight()
+        h = model.model(inputs_embeds=w[ids], attention_mask=mask, use_cache=False).last_hidden_state
     hs = h[loss_mask]
     targets = ids[:, 1:][loss_mask[:, :-1]]
-    logits = full_loss_logits(hs, model.lm_head.weight, n)
+    logits = full_loss_logits(hs, w, n)
     loss = F.cross_entropy(logits, targets, reduction="sum")
     correct = (logits.argmax(-1) == targets).sum()
     return loss, targets.numel(), correct
 
 
 @torch.no_grad()
-def evaluate(model, seqs, remap, n, max_tokens=8192):
+def evaluate(model, emb, seqs, remap, n, max_tokens=8192):
     model.eval()
     tot, cnt, cor = 0.0, 0, 0
     for b in batches(seqs, max_tokens, random.Random(0)):
         ids, mask, lm = collate(seqs, b, remap)
-        l, c, k = loss_of(model, ids, mask, lm, n)
+        l, c, k = loss_of(model, emb, ids, mask, lm, n)
         tot, cnt, cor = tot + l.item(), cnt + c, cor + k.item()
     model.train()
     return tot / cnt, cor / cnt
@@ -137,6 +143,8 @@ def main():
                     help="afterwards, every this many steps is a repeated-sequence batch (0: none)")
     ap.add_argument("--untied", action="store_true",
                     help="train separate input and output embeddings (default: tied while training)")
+    ap.add_argument("--plain-embedding", action="store_true",
+                    help="one free row per token (default: common.VariantEmbedding when tied)")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -161,14 +169,25 @@ def main():
     if not args.random_attention:
         copy_init(model)
         induction_init(model)
+    emb = None
+    if not args.untied and not args.plain_embedding:
+        emb = VariantEmbedding(token_ids, model.model.embed_tokens.weight)
+        model.model.embed_tokens.weight.requires_grad_(False)  # emb.weight() stands in for it
     if args.init:
-        model.load_state_dict(torch.load(args.init)["model"])
+        state = torch.load(args.init)
+        model.load_state_dict(state["model"])
+        if emb is not None:
+            emb.load_state_dict(state["variants"])
         print(f"continuing from {args.init}", flush=True)
-    nparams = sum(p.numel() for p in model.parameters())
+    params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    if emb is not None:
+        params += list(emb.named_parameters())
+        print(f"variant embedding: {emb.pairs} tokens share a row with their spaced form", flush=True)
+    nparams = sum(p.numel() for _, p in params)
     print(f"|S| = {n}, params {nparams / 1e6:.2f} M, train {len(train)} seqs", flush=True)
 
-    decay = [p for name, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for name, p in model.named_parameters() if p.dim() < 2]
+    decay = [p for name, p in params if p.dim() >= 2]
+    no_decay = [p for name, p in params if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95))
@@ -202,13 +221,13 @@ def main():
                 ids, mask, lm = drill_batch(gen, drill, drill_starts, remap, 16, DRILL_ROW)
             else:
                 ids, mask, lm = collate(train, b, remap)
-            loss, cnt, _ = loss_of(model, ids, mask, lm, n)
+            loss, cnt, _ = loss_of(model, emb, ids, mask, lm, n)
             opt.zero_grad(set_to_none=True)
             (loss / cnt).backward()
             if not args.random_attention and step < args.hold_circuit:
                 for p, idx in induction_slices(model):
                     p.grad[idx] = 0
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_([p for _, p in params], 1.0)
             opt.step()
             run_loss, run_cnt = run_loss + loss.item(), run_cnt + cnt
             step += 1
@@ -219,12 +238,15 @@ def main():
                 run_loss, run_cnt = 0.0, 0
             last = step >= args.steps or minutes >= args.max_minutes
             if step % args.eval_every == 0 or last:
-                vl, va = evaluate(model, valid, remap, n)
-                hl, ha = evaluate(model, held, remap, n)
+                vl, va = evaluate(model, emb, valid, remap, n)
+                hl, ha = evaluate(model, emb, held, remap, n)
                 print(f"step {step} valid loss {vl:.4f} acc {va:.4f} | held-out loss {hl:.4f} "
                       f"acc {ha:.4f}", flush=True)
-                torch.save({"model": model.state_dict(), "step": step, "n": n,
-                            "qat": qat},
+                if emb is not None:  # the checkpoint holds plain rows, as export.py reads them
+                    with torch.no_grad():
+                        model.model.embed_tokens.weight.copy_(emb.weight())
+                torch.save({"model": model.state_dict(), "step": step, "n": n, "qat": qat,
+                            "variants": emb.state_dict() if emb is not None else None},
                            os.path.join(args.out, "checkpoint.pt"))
             if last:
                 done = True
