@@ -170,10 +170,11 @@ def arith_trace(op, a, b, sym):
             ans = answer(t, w)
             return (f"{a} - {b}: Ones: {a0} - {b0} = {w}. Tens: {a1} - {b1} = {t}. "
                     f"So the answer is {ans}."), ans
+        # the borrow is its own step: "9 - 1 - 3" in one step was the commonest miss
         w, t = a0 + 10 - b0, a1 - 1 - b1
         ans = answer(t, w)
         return (f"{a} - {b}: Ones: {a0} - {b0} needs a borrow, {a0 + 10} - {b0} = {w}. "
-                f"Tens: {a1} - 1 - {b1} = {t}. So the answer is {ans}."), ans
+                f"Tens: {a1} - 1 = {a1 - 1}, {a1 - 1} - {b1} = {t}. So the answer is {ans}."), ans
     big, small = (a, b) if a >= 10 else (b, a)
     if big < 10:
         return f"{a} {sym} {b} = {a * b}.", str(a * b)
@@ -183,7 +184,8 @@ def arith_trace(op, a, b, sym):
     t = x1 * small + c
     ans = answer(t, w)
     return (f"{a} {sym} {b}: Ones: {x0} {sym} {small} = {p0}, write {w} carry {c}. "
-            f"Tens: {x1} {sym} {small} + {c} = {t}. So the answer is {ans}."), ans
+            f"Tens: {x1} {sym} {small} = {x1 * small}, {x1 * small} + {c} = {t}. "
+            f"So the answer is {ans}."), ans
 
 
 def drill(n, seed, pool):
@@ -572,7 +574,9 @@ class Gen:
                                                 "List the numbers from {a} to {b}."],
                                       "held": ["Can you count from {a} to {b}?"]})).format(a=a, b=b)
             seq = ", ".join(str(i) for i in range(a, b + 1))
-            return user, b, f"Count up from {a} to {b}, one at a time.\n{seq}."
+            # b is followed by "." here, so the list's b is where copying what followed it
+            # (the induction circuit) says stop
+            return user, b, f"Count up from {a} to {b}.\n{seq}."
         w = r.choice(self.p["letters"])
         user = r.choice(wordings({"train": ["How many letters are in the word {w}?",
                                             "How many letters does {w} have?", "Count the letters in {w}."],
