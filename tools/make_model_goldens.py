@@ -1,7 +1,7 @@
 """Reference logits from Hugging Face transformers for the engine's model tests.
 
 For each test checkpoint below, writes the checkpoint with `gptoss random-model` (deterministic
-for its flags), loads it with transformers' GptOssForCausalLM in float32 with eager attention
+for its flags) or, for the demo model, `gptoss expand-model` of models/demo, loads it with transformers' GptOssForCausalLM in float32 with eager attention
 (MXFP4 experts dequantised), runs a fixed sequence of token ids teacher-forced and stores what
 the tests compare against in tests/data/model/<name>.npz:
 
@@ -39,8 +39,17 @@ N_TOKENS = 320  # longer than the 128-token window, and far beyond a 32-position
 TOP_K = 16
 N_PROBES = 64
 
-# name -> (random-model flags, what the checkpoint exercises)
+DEMO_REQUEST = {  # the demo model's tokens: a tool request as the server renders it, twice
+    "messages": [{"role": "user", "content": "What's the weather in Seville?"}],
+    "tools": [{"type": "function", "function": {
+        "name": "get_weather", "description": "Get the current weather for a location",
+        "parameters": {"type": "object", "properties": {"location": {"type": "string"}},
+                       "required": ["location"]}}}],
+}
+
+# name -> (random-model flags, or None for the demo model; what the checkpoint exercises)
 CHECKPOINTS = {
+    "demo": (None, "the trained demo model, MXFP4 experts, a chat prompt with tools"),
     "tiny_mxfp4_shards": (
         ["--preset", "tiny", "--seed", "1", "--shards", "3"],
         "MXFP4 experts in three shards with an index",
@@ -74,12 +83,23 @@ def checkpoint_hashes(path):
 
 
 def write_checkpoint(gptoss, flags, path):
-    subprocess.run([gptoss, "random-model", *flags, "--tokenizer", VOCAB, "--out", path],
-                   check=True)
+    if flags is None:
+        cmd = ["expand-model", "--model", os.path.join(ROOT, "models", "demo")]
+    else:
+        cmd = ["random-model", *flags]
+    subprocess.run([gptoss, *cmd, "--tokenizer", VOCAB, "--out", path], check=True)
 
 
-def test_tokens(name):
-    """Ordinary ids plus a sprinkling of harmony specials, fixed per checkpoint name."""
+def test_tokens(name, gptoss):
+    """Ordinary ids plus a sprinkling of harmony specials, fixed per checkpoint name; for the
+    demo model, text it was trained on (random ids say little about a trained model)."""
+    if name == "demo":
+        import json
+        out = subprocess.run([gptoss, "tokenize", "--chat", "--tokenizer", VOCAB, "--date",
+                              "2026-11-25"], input=json.dumps(DEMO_REQUEST).encode(),
+                             capture_output=True, check=True)
+        ids = json.loads(out.stdout)
+        return np.array((ids * (N_TOKENS // len(ids) + 1))[:N_TOKENS], dtype=np.int64)
     seed = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
     rng = np.random.default_rng(seed)
     ids = rng.integers(0, 199998, size=N_TOKENS)
@@ -148,7 +168,7 @@ def main():
         flags, what = CHECKPOINTS[name]
         path = os.path.join(work, name)
         write_checkpoint(args.gptoss, flags, path)
-        ids = test_tokens(name)
+        ids = test_tokens(name, args.gptoss)
         ref = reference_logits(path, ids)
         np.savez_compressed(os.path.join(OUT_DIR, name + ".npz"),
                             **summarise(name, ids, ref, checkpoint_hashes(path)))

@@ -1,11 +1,11 @@
 """`gptoss logits` against transformers' GptOssForCausalLM (fp32, eager attention).
 
 tools/make_model_goldens.py wrote the reference for four generated checkpoints (several shards,
-bf16 experts, YaRN far beyond its original context, large sinks and more experts); here each
-checkpoint is regenerated with `gptoss random-model` (byte-identical: the file hashes are in the
-golden) and its teacher-forced logits compared: the same argmax at every position, and every
-stored logit (the top 16 of each row and 64 fixed probe ids) within 1e-3 of the row's largest
-|logit|.
+bf16 experts, YaRN far beyond its original context, large sinks and more experts) and for the
+trained demo model; here each checkpoint is regenerated with `gptoss random-model` or `gptoss
+expand-model` (byte-identical: the file hashes are in the golden) and its teacher-forced logits
+compared: the same argmax at every position, and every stored logit (the top 16 of each row and
+64 fixed probe ids) within 1e-3 of the row's largest |logit|.
 """
 import os
 import subprocess
@@ -13,11 +13,13 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import DATA, VOCAB
+from conftest import DATA, ROOT, VOCAB
 
 GOLDEN_DIR = os.path.join(DATA, "model")
+DEMO = os.path.join(ROOT, "models", "demo")
 NAMES = sorted(f[:-4] for f in os.listdir(GOLDEN_DIR) if f.endswith(".npz"))
-FLAGS = {
+FLAGS = {  # random-model flags; None: the demo model, expanded from models/demo
+    "demo": None,
     "tiny_mxfp4_shards": ["--preset", "tiny", "--seed", "1", "--shards", "3"],
     "tiny_bf16_experts": ["--preset", "tiny", "--seed", "2", "--experts", "bf16", "--shards", "2"],
     "tiny_yarn": ["--preset", "tiny", "--seed", "3", "--rope-original-max-position", "32"],
@@ -36,8 +38,9 @@ def test_all_goldens_have_flags():
 def test_logits_match_transformers(name, gptoss_bin, tmp_path):
     golden = np.load(os.path.join(GOLDEN_DIR, name + ".npz"))
     ckpt = tmp_path / name
-    subprocess.run([gptoss_bin, "random-model", *FLAGS[name], "--tokenizer", VOCAB,
-                    "--out", str(ckpt)], check=True, capture_output=True, timeout=300)
+    make = ["expand-model", "--model", DEMO] if FLAGS[name] is None else ["random-model", *FLAGS[name]]
+    subprocess.run([gptoss_bin, *make, "--tokenizer", VOCAB, "--out", str(ckpt)], check=True,
+                   capture_output=True, timeout=300)
     import hashlib
     for fname, digest in golden["files"]:
         with open(ckpt / fname, "rb") as f:
