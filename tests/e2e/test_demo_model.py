@@ -84,7 +84,7 @@ def test_server_says_it_serves_the_demo_model(demo):
 def weather_conversation(demo, stream):
     """Sends the tool-calling conversation; returns (the call, the final answer)."""
     c, model = demo.client, demo.model_id
-    messages = [{"role": "user", "content": "What's the weather in Lisbon?"}]
+    messages = [{"role": "user", "content": "What's the weather in Seville?"}]
     tools = [LOOKUP_TOOL, WEATHER_TOOL]
     if stream:
         calls, reasoning, finish = {}, "", None
@@ -111,7 +111,7 @@ def weather_conversation(demo, stream):
         tc = ch.message.tool_calls[0]
         call = {"id": tc.id, "name": tc.function.name, "arguments": tc.function.arguments}
     assert call["name"] == "get_weather" and call["id"]
-    assert json.loads(call["arguments"]) == {"location": "Lisbon"}
+    assert json.loads(call["arguments"]) == {"location": "Seville"}
 
     result = {"temperature": 23, "unit": "celsius", "condition": "sunny"}
     messages += [
@@ -138,7 +138,7 @@ def weather_conversation(demo, stream):
 @pytest.mark.parametrize("stream", [False, True], ids=["non-streaming", "streaming"])
 def test_tool_calling_conversation(demo, stream):
     call, answer = weather_conversation(demo, stream)
-    assert "23" in answer and "sunny" in answer and "Lisbon" in answer, answer
+    assert "23" in answer and "sunny" in answer and "Seville" in answer, answer
 
 
 def test_streaming_and_non_streaming_agree(demo):
