@@ -177,6 +177,9 @@ def main():
         state = torch.load(args.init)
         model.load_state_dict(state["model"])
         if emb is not None:
+            if state.get("variants") is None:
+                raise SystemExit(f"{args.init}: no variant embedding in it (trained with "
+                                 "--plain-embedding or --untied); continue it with that flag")
             emb.load_state_dict(state["variants"])
         print(f"continuing from {args.init}", flush=True)
     params = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
