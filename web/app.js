@@ -1119,6 +1119,11 @@
       demoSuggestions = true;
       const texts = ['What is 2 + 3?', 'What is the capital of Japan?', 'How many letters are in the word banana?'];
       document.querySelectorAll('.suggestion').forEach((b, i) => { if (texts[i]) b.textContent = texts[i]; });
+      // Sampled at temperature 1 a model this small slips ("2 + 3 = 7"); greedy, it answers what
+      // it was trained for. A temperature the user saved still wins.
+      let saved = {};
+      try { saved = JSON.parse(storage.get(SETTINGS_KEY) || '{}') || {}; } catch (e) { saved = {}; }
+      if (!('temperature' in saved)) settings.temperature = 0;
     }
     $('welcome-model').textContent = st.model ? `${st.model}${st.demo ? ' (demo model)' : ''} · ${fmtNum(st.max_model_len)} tokens of context` : '';
 
