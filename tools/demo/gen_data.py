@@ -21,7 +21,6 @@ traces, see drill()), OUT/token_ids.npy (the set S of token ids with their own r
 tests/data/demo/heldout.jsonl.
 """
 import argparse
-import base64
 import hashlib
 import json
 import os
@@ -36,6 +35,7 @@ VOCAB = os.path.join(VOCAB_DIR, "o200k_base.tiktoken")
 HELDOUT = os.path.join(ROOT, "tests", "data", "demo", "heldout.jsonl")
 os.environ.setdefault("TIKTOKEN_ENCODINGS_BASE", VOCAB_DIR)
 
+from common import token_bytes  # noqa: E402
 from openai_harmony import (  # noqa: E402
     Author, Conversation, DeveloperContent, HarmonyEncodingName, Message, ReasoningEffort, Role,
     SystemContent, ToolDescription, load_harmony_encoding,
@@ -260,11 +260,7 @@ CONDITIONS = ["sunny", "cloudy", "rainy", "windy", "foggy", "snowy", "clear", "s
 
 def vocab_words():
     """Whole words that are single tokens both with and without a leading space."""
-    toks = {}
-    with open(VOCAB, "rb") as f:
-        for line in f:
-            b, r = line.split()
-            toks[base64.b64decode(b)] = int(r)
+    toks = {b: r for r, b in token_bytes().items()}
     low = sorted((r, t[1:].decode()) for t, r in toks.items()
                  if re.fullmatch(rb" [a-z]{5,10}", t) and t[1:] in toks and 2000 < r < 120000)
     cap = sorted((r, t[1:].decode()) for t, r in toks.items()
