@@ -464,7 +464,6 @@
         else if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); editingId = null; renderConversation(); }
       });
       art.append(el('div', { class: 'edit-box' }, [ta, el('div', { class: 'edit-actions' }, [cancel, send])]));
-      requestAnimationFrame(() => { ta.focus(); ta.setSelectionRange(ta.value.length, ta.value.length); });
       return art;
     }
     art.append(el('div', { class: 'bubble', testid: 'user-text', text: m.content }));
@@ -475,6 +474,11 @@
       if (gen) { toast('Wait for the reply to finish, or stop it'); return; }
       editingId = m.id;
       renderConversation();
+      // Focused in the click itself: a deferred focus could move the caret after the user (or a
+      // test) had already selected the text to replace it, and the new text would be appended.
+      const ta = msgEls.get(m.id).querySelector('textarea');
+      ta.focus();
+      ta.setSelectionRange(ta.value.length, ta.value.length);
     });
     art.append(el('div', { class: 'msg-actions' }, [copy, edit]));
     // The last message is a user message only when its reply failed before it began.
