@@ -33,11 +33,13 @@ struct flags {
         *tensor_parallel_size, *distributed_backend, *kv_cache_memory, *weights, *dtype,
         *quantization, *api_key, *api_key_file, *max_queued_requests;
     const char *threads, *webui_dir;
+    const char *bench_prompt, *bench_gen, *bench_repeat, *bench_batch; /* -p -n -r --batch */
     bool no_prefix_caching, enable_prefix_caching, disable_log_stats, no_webui;
     bool chat;
     bool allow_special;
     bool show_reasoning;
     bool raw;
+    bool json;
 };
 
 /* Parses argv[first..argc) into *f, accepting "--name value" and "--name=value". `allowed` lists
@@ -68,6 +70,9 @@ bool flag_u64(const char *name, const char *value, uint64_t min, uint64_t max, u
 /* Parses a finite float flag value within [min, max]. */
 bool flag_float(const char *name, const char *value, double min, double max, float *out);
 
+/* --dtype auto|bfloat16|float32. Returns 0 or an exit status. */
+int cli_parse_dtype(const char *value, enum gptoss_dtype *out);
+
 /* Loads --model with a progress bar on a terminal (cmd_model.c). */
 int load_model_cli(struct flags *f, struct gptoss_model **model_out);
 
@@ -82,5 +87,6 @@ int cmd_logits(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

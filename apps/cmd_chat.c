@@ -234,7 +234,8 @@ int cmd_generate(int argc, char **argv)
         argc, argv, 2,
         "--model --prompt --system --max-tokens --max-model-len --temperature "
         "--top-p --top-k --min-p --presence-penalty --frequency-penalty "
-        "--repetition-penalty --seed --show-reasoning --raw --reasoning-effort --threads",
+        "--repetition-penalty --seed --show-reasoning --raw --reasoning-effort --threads "
+        "--dtype",
         &f);
     if (rc)
         return rc;
@@ -299,7 +300,7 @@ int cmd_chat(int argc, char **argv)
     int rc = flags_parse(argc, argv, 2,
                          "--model --system --max-tokens --max-model-len --temperature --top-p "
                          "--top-k --min-p --presence-penalty --frequency-penalty "
-                         "--repetition-penalty --seed --reasoning-effort --threads",
+                         "--repetition-penalty --seed --reasoning-effort --threads --dtype",
                          &f);
     if (rc)
         return rc;

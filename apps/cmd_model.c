@@ -54,6 +54,8 @@ int load_model_cli(struct flags *f, struct gptoss_model **model_out)
             return EXIT_USAGE;
         options.n_threads = (uint32_t)n;
     }
+    if (f->dtype && (rc = cli_parse_dtype(f->dtype, &options.dtype)))
+        return rc;
     if (gptoss_model_create(f->model, &options, model_out) != GPTOSS_OK)
         return fail_status("cannot load the model");
     return 0;
@@ -181,7 +183,7 @@ int cmd_expand_model(int argc, char **argv)
 int cmd_info(int argc, char **argv)
 {
     struct flags f;
-    int rc = flags_parse(argc, argv, 2, "--model --max-model-len --threads", &f);
+    int rc = flags_parse(argc, argv, 2, "--model --max-model-len --threads --dtype", &f);
     if (rc)
         return rc;
     uint32_t ctx;
@@ -304,7 +306,7 @@ static int write_npy(const char *path, const float *data, size_t rows, size_t co
 int cmd_logits(int argc, char **argv)
 {
     struct flags f;
-    int rc = flags_parse(argc, argv, 2, "--model --tokens --out --threads", &f);
+    int rc = flags_parse(argc, argv, 2, "--model --tokens --out --threads --dtype", &f);
     if (rc)
         return rc;
     if (!f.tokens || !f.out)

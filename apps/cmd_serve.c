@@ -162,14 +162,8 @@ int cmd_serve(int argc, char **argv)
     if (f.weights && strcmp(f.weights, "exact") != 0)
         return fail_usage("--weights %s: only exact weights are supported in this version",
                           f.weights);
-    if (f.dtype && strcmp(f.dtype, "auto") && strcmp(f.dtype, "bfloat16") &&
-        strcmp(f.dtype, "float32")) {
-        if (!strcmp(f.dtype, "half") || !strcmp(f.dtype, "float16"))
-            return fail_usage("--dtype %s: gpt-oss activations overflow float16 (they reach "
-                              "~1e5); use auto, bfloat16 or float32",
-                              f.dtype);
-        return fail_usage("--dtype must be auto, bfloat16 or float32, got \"%s\"", f.dtype);
-    }
+    if (f.dtype && (rc = cli_parse_dtype(f.dtype, &o.dtype)))
+        return rc;
     if (f.quantization && strcmp(f.quantization, "mxfp4") && strcmp(f.quantization, "none"))
         return fail_usage("--quantization %s: gpt-oss ships MXFP4 experts; only mxfp4 (or none) "
                           "is supported",

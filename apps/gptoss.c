@@ -33,7 +33,8 @@ static const char usage_text[] =
     "        [--max-model-len N] [--max-num-seqs N] [--max-num-batched-tokens N]\n"
     "        [--kv-cache-memory 4G] [--api-key KEY] [--api-key-file F]\n"
     "        [--no-enable-prefix-caching] [--disable-log-stats] [--date YYYY-MM-DD]\n"
-    "        [--max-queued-requests N] [--threads N] [--no-webui] [--webui-dir DIR]\n"
+    "        [--max-queued-requests N] [--threads N] [--dtype auto|bfloat16|float32]\n"
+    "        [--no-webui] [--webui-dir DIR]\n"
     "      serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models,\n"
     "      /tokenize, /detokenize, /health, /metrics, /status, /version) and the web\n"
     "      chat UI at / (--webui-dir serves web/'s files from DIR, for UI work).\n"
@@ -45,7 +46,7 @@ static const char usage_text[] =
     "      expands a compact checkpoint (as models/demo ships) into the Hugging Face layout.\n"
     "  info [--model DIR]\n"
     "      prints the config, parameter count and memory plan.\n"
-    "  logits [--model DIR] --tokens 1,2,3 --out FILE.npy\n"
+    "  logits [--model DIR] --tokens 1,2,3 --out FILE.npy [--dtype D]\n"
     "      teacher-forced logits of the tokens as a float32 [n_tokens, vocab] .npy file.\n"
     "  generate [--model DIR] --prompt TEXT [--system TEXT] [--max-tokens N] [--raw]\n"
     "           [--show-reasoning] [--reasoning-effort low|medium|high] [sampling flags]\n"
@@ -54,10 +55,17 @@ static const char usage_text[] =
     "      interactive chat in the terminal; the reasoning is shown dimmed.\n"
     "      sampling flags: --temperature T --top-p P --top-k K --min-p P --seed S\n"
     "      --presence-penalty X --frequency-penalty X --repetition-penalty X\n"
-    "      --max-model-len N --threads N\n"
+    "      --max-model-len N --threads N --dtype auto|bfloat16|float32\n"
+    "  bench [--model DIR] [-p 512] [-n 128] [-r 3] [--batch 1,4,8,16] [--threads N]\n"
+    "        [--dtype auto|bfloat16|float32] [--json]\n"
+    "      times prefill (pp) and decode (tg) like llama-bench: medians of -r runs, the\n"
+    "      decode's weight bandwidth against the machine's measured read bandwidth, and\n"
+    "      batched decode with B sequences per step. -p, -n and --batch take lists.\n"
     "  version\n"
     "      prints the version.\n"
-    "Without --model, serve, chat, generate, info and logits use the built-in demo model.\n";
+    "--dtype: auto (= bfloat16) multiplies the MXFP4 experts with bf16 activations where the\n"
+    "CPU has AVX512_BF16; float32 keeps every product in f32 (the exact mode).\n"
+    "Without --model, serve, chat, generate, info, logits and bench use the built-in demo model.\n";
 
 int fail_usage(const char *fmt, ...)
 {
@@ -116,6 +124,11 @@ int flags_parse(int argc, char **argv, int first, const char *allowed, struct fl
         {"--threads", offsetof(struct flags, threads), 0},
         {"--webui-dir", offsetof(struct flags, webui_dir), 0},
         {"--port", offsetof(struct flags, port), 0},
+        {"-p", offsetof(struct flags, bench_prompt), 0},
+        {"-n", offsetof(struct flags, bench_gen), 0},
+        {"-r", offsetof(struct flags, bench_repeat), 0},
+        {"--batch", offsetof(struct flags, bench_batch), 0},
+        {"--json", SIZE_MAX, offsetof(struct flags, json)},
         {"--served-model-name", offsetof(struct flags, served_model_name), 0},
         {"--max-num-seqs", offsetof(struct flags, max_num_seqs), 0},
         {"--max-num-batched-tokens", offsetof(struct flags, max_num_batched_tokens), 0},
@@ -191,6 +204,23 @@ bool flag_float(const char *name, const char *value, double min, double max, flo
     }
     *out = (float)v;
     return true;
+}
+
+int cli_parse_dtype(const char *value, enum gptoss_dtype *out)
+{
+    if (!strcmp(value, "auto"))
+        *out = GPTOSS_DTYPE_AUTO;
+    else if (!strcmp(value, "bfloat16"))
+        *out = GPTOSS_DTYPE_BFLOAT16;
+    else if (!strcmp(value, "float32"))
+        *out = GPTOSS_DTYPE_FLOAT32;
+    else if (!strcmp(value, "half") || !strcmp(value, "float16"))
+        return fail_usage("--dtype %s: gpt-oss activations overflow float16 (they reach ~1e5); "
+                          "use auto, bfloat16 or float32",
+                          value);
+    else
+        return fail_usage("--dtype must be auto, bfloat16 or float32, got \"%s\"", value);
+    return 0;
 }
 
 int load_tokenizer(const struct flags *f, struct gptoss_tokenizer **tok)
@@ -463,6 +493,8 @@ int main(int argc, char **argv)
         return cmd_chat(argc, argv);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc, argv);
+    if (strcmp(cmd, "bench") == 0)
+        return cmd_bench(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("gptoss %s\n", gptoss_version());
         return 0;

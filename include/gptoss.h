@@ -124,9 +124,18 @@ struct gptoss_progress {
     void *user;
 };
 
+/* The precision of the activations in the weight products (vLLM's --dtype). */
+enum gptoss_dtype {
+    GPTOSS_DTYPE_AUTO,     /* bfloat16, the checkpoint's own */
+    GPTOSS_DTYPE_BFLOAT16, /* the MXFP4 experts multiply bf16 activations where the CPU has a
+                              bf16 dot product (AVX512_BF16); all else stays f32 */
+    GPTOSS_DTYPE_FLOAT32,  /* every product in f32: the exact mode the reference tests use */
+};
+
 struct gptoss_model_options {
     const struct gptoss_progress *progress; /* NULL: silent */
     uint32_t n_threads;                     /* CPU threads; 0: one per available core */
+    enum gptoss_dtype dtype;                /* GPTOSS_DTYPE_AUTO */
 };
 
 GPTOSS_API void gptoss_model_options_init(struct gptoss_model_options *options);
@@ -154,8 +163,10 @@ struct gptoss_model_info {
     uint64_t n_params;     /* from the config */
     uint64_t weight_bytes; /* bytes of tensors mapped */
     uint32_t n_shards;
-    uint64_t kv_bytes_per_token; /* all layers, keys and values */
-    uint32_t eos_ids[8];         /* stop tokens from generation_config.json */
+    uint64_t kv_bytes_per_token;     /* all layers, keys and values */
+    uint64_t decode_bytes_per_token; /* weights one decoded token reads (top-k experts) */
+    const char *backend;             /* e.g. "cpu avx512"; static */
+    uint32_t eos_ids[8];             /* stop tokens from generation_config.json */
     uint32_t n_eos;
 };
 
@@ -167,6 +178,29 @@ GPTOSS_API void gptoss_model_info(const struct gptoss_model *model, struct gptos
 GPTOSS_API enum gptoss_status gptoss_model_logits(struct gptoss_model *model,
                                                   const uint32_t *tokens, size_t n,
                                                   float **logits_out);
+
+/* ---- Benchmarking ------------------------------------------------------------------------- */
+
+/* One timed run of `gptoss bench`, llama-bench's pp and tg tests: n_prompt random tokens
+ * prefilled as one sequence in steps of at most 512 tokens (logits of the last one only), and,
+ * on a fresh cache, n_seqs sequences decoded together for n_gen steps, one random token per
+ * sequence per step with the logits of every one. Either part is skipped when its count is 0. */
+struct gptoss_bench_params {
+    uint32_t n_prompt;
+    uint32_t n_gen;
+    uint32_t n_seqs; /* sequences per decode step, 1..256 */
+    uint64_t seed;   /* of the random tokens */
+};
+
+struct gptoss_bench_timing {
+    double prefill_seconds; /* the n_prompt tokens */
+    double decode_seconds;  /* the n_gen steps of n_seqs tokens */
+};
+
+/* Runs `params` once; fails when the model has a live session (the run uses the KV cache). */
+GPTOSS_API enum gptoss_status gptoss_model_bench(struct gptoss_model *model,
+                                                 const struct gptoss_bench_params *params,
+                                                 struct gptoss_bench_timing *timing_out);
 
 /* ---- Random checkpoints ------------------------------------------------------------------- */
 
@@ -290,6 +324,7 @@ struct gptoss_serve_options {
     size_t max_body_bytes;           /* 32 MiB */
     unsigned max_connections;        /* 512 */
     uint32_t n_threads;              /* CPU threads; 0: one per available core */
+    enum gptoss_dtype dtype;         /* GPTOSS_DTYPE_AUTO */
     const char *current_date;        /* "YYYY-MM-DD" for prompts; NULL: today (UTC) */
     bool webui;                      /* true: the web chat UI at / */
     bool demo; /* the model is the built-in demo model (said in the log, /status and the UI) */

@@ -148,7 +148,7 @@ def check_full(gptoss, path, ids, ref):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "logits.npy")
         subprocess.run([gptoss, "logits", "--model", path, "--tokens",
-                        ",".join(map(str, ids)), "--out", out], check=True)
+                        ",".join(map(str, ids)), "--dtype", "float32", "--out", out], check=True)
         ours = np.load(out)
     rel = (np.abs(ours - ref).max(axis=1) / np.abs(ref).max(axis=1)).max()
     same = int((ours.argmax(axis=1) == ref.argmax(axis=1)).sum())

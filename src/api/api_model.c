@@ -42,6 +42,7 @@ GPTOSS_API enum gptoss_status gptoss_model_create(const char *dir,
     struct model_options mo = {0};
     if (options) {
         mo.n_threads = options->n_threads;
+        mo.f32_activations = options->dtype == GPTOSS_DTYPE_FLOAT32;
         if (options->progress && options->progress->fn) {
             progress.fn = api_progress;
             progress.user = (void *)options->progress;
@@ -110,6 +111,8 @@ GPTOSS_API void gptoss_model_info(const struct gptoss_model *model, struct gptos
     info->kv_bytes_per_token = (model_kv_block_bytes(model->model, KV_GROUP_FULL) +
                                 model_kv_block_bytes(model->model, KV_GROUP_SLIDING)) /
                                KV_BLOCK_SIZE;
+    info->decode_bytes_per_token = model_weights_decode_bytes(w, c);
+    info->backend = model_backend_name(model->model);
     info->n_eos = c->n_eos < 8 ? c->n_eos : 8;
     memcpy(info->eos_ids, c->eos_ids, info->n_eos * sizeof(uint32_t));
 }

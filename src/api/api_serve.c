@@ -44,6 +44,7 @@ GPTOSS_API enum gptoss_status gptoss_serve(const struct gptoss_serve_options *o,
     c.max_body_bytes = o->max_body_bytes;
     c.max_connections = o->max_connections;
     c.n_threads = o->n_threads;
+    c.f32_activations = o->dtype == GPTOSS_DTYPE_FLOAT32;
     c.current_date = o->current_date;
     c.webui = o->webui;
     c.webui_dir = o->webui_dir;

@@ -123,12 +123,22 @@ struct backend_ops {
 const struct backend_ops *backend_cpu_ref(void);
 
 /* The fast CPU backend: SIMD kernels chosen at run time (AVX-512, AVX2 or portable C; the
- * environment variable GPTOSS_CPU_ISA=generic|avx2|avx512 overrides the choice, read once) and
+ * environment variable GPTOSS_CPU_ISA=generic|avx2|avx512|avx512bf16 overrides the choice, read
+ * once) and
  * a thread pool for matmul, the experts and attention. A row's results are bit-identical
  * whatever the other rows of the call, n and the thread count; they differ from
- * backend_cpu_ref()'s by rounding only. Its ops are meant to be called from one thread at a
+ * backend_cpu_ref()'s by rounding only, which includes rounding the MXFP4 experts' activations
+ * to bf16 where the CPU has a bf16 dot product (avx512bf16; backend_cpu_f32() never does). Its
+ * ops are meant to be called from one thread at a
  * time (a concurrent call still works, single-threaded). */
 const struct backend_ops *backend_cpu(void);
+
+/* The kernel set backend_cpu() runs: "avx512bf16", "avx512", "avx2" or "generic". */
+const char *backend_cpu_isa(void);
+
+/* backend_cpu() with every product in f32 (float32 activations): the MXFP4 experts never take
+ * the bf16-activation kernels. Same threads, same ISA. */
+const struct backend_ops *backend_cpu_f32(void);
 
 /* Sets backend_cpu()'s thread count, the caller included (0, the default: one per CPU the
  * process may run on). Takes effect at the next op; waits for an op in progress to finish. */

@@ -40,7 +40,10 @@ enum gptoss_status model_load(const char *dir, const struct model_options *optio
         goto fail;
     /* GPTOSS_BACKEND=ref runs the scalar oracle instead, for comparisons. */
     const char *which = getenv("GPTOSS_BACKEND");
-    model->ops = which && strcmp(which, "ref") == 0 ? backend_cpu_ref() : backend_cpu();
+    bool f32 = options && options->f32_activations;
+    model->ops = which && strcmp(which, "ref") == 0 ? backend_cpu_ref()
+                 : f32                              ? backend_cpu_f32()
+                                                    : backend_cpu();
     if (options && options->n_threads)
         backend_cpu_set_threads(options->n_threads);
     rope_init(&model->rope, &model->config.rope);
@@ -53,6 +56,20 @@ enum gptoss_status model_load(const char *dir, const struct model_options *optio
 fail:
     model_destroy(model);
     return st;
+}
+
+const char *model_backend_name(const struct model *model)
+{
+    if (model->ops == backend_cpu_f32())
+        return strcmp(backend_cpu_isa(), "avx512bf16") == 0 ? "cpu avx512 f32" : "cpu f32";
+    if (model->ops != backend_cpu())
+        return model->ops->name;
+    static const char *const names[] = {"cpu avx512bf16", "cpu avx512", "cpu avx2", "cpu generic"};
+    const char *isa = backend_cpu_isa();
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(names[i] + 4, isa) == 0)
+            return names[i];
+    return "cpu";
 }
 
 static void scratch_free(struct model_scratch *s)

@@ -19,6 +19,7 @@ struct model;
 
 struct model_options {
     uint32_t n_threads;                    /* CPU threads; 0: one per available core */
+    bool f32_activations;                  /* backend_cpu_f32(): every product in f32 */
     const struct model_progress *progress; /* may be NULL */
 };
 
@@ -34,6 +35,9 @@ const struct model_weights *model_weights(const struct model *model);
 /* (Re)allocates the paged KV cache: n_blocks[g] blocks of KV_BLOCK_SIZE tokens for each KV
  * group. Contents are undefined afterwards. GPTOSS_ERR_NOMEM when the memory is not there. */
 enum gptoss_status model_kv_alloc(struct model *model, const uint32_t n_blocks[KV_N_GROUPS]);
+
+/* The backend the forward pass runs on, e.g. "cpu avx512" or "cpu-ref". */
+const char *model_backend_name(const struct model *model);
 
 /* Bytes of KV memory one block costs in group g (all layers of that group). */
 uint64_t model_kv_block_bytes(const struct model *model, enum kv_group group);

@@ -344,3 +344,23 @@ void model_weights_destroy(struct model_weights *weights)
     free(weights->layers);
     free(weights);
 }
+
+uint64_t model_weights_decode_bytes(const struct model_weights *w, const struct model_config *c)
+{
+    uint64_t bytes = w->final_norm.n_bytes + w->lm_head.n_bytes + w->embed.n_bytes / c->n_vocab;
+    for (uint32_t l = 0; l < c->n_layers; l++) {
+        const struct layer_weights *lw = &w->layers[l];
+        const struct tensor *dense[] = {&lw->attn_norm,  &lw->q,     &lw->q_bias,   &lw->k,
+                                        &lw->k_bias,     &lw->v,     &lw->v_bias,   &lw->o,
+                                        &lw->o_bias,     &lw->sinks, &lw->mlp_norm, &lw->router,
+                                        &lw->router_bias};
+        const struct tensor *expert[] = {&lw->w1_blocks, &lw->w1_scales, &lw->w2_blocks,
+                                         &lw->w2_scales, &lw->w1,        &lw->w2,
+                                         &lw->w1_bias,   &lw->w2_bias};
+        for (size_t i = 0; i < sizeof(dense) / sizeof(dense[0]); i++)
+            bytes += dense[i]->n_bytes;
+        for (size_t i = 0; i < sizeof(expert) / sizeof(expert[0]); i++)
+            bytes += expert[i]->n_bytes / c->n_experts * c->n_experts_per_token;
+    }
+    return bytes;
+}

@@ -56,4 +56,10 @@ enum gptoss_status model_weights_load(const char *dir, const struct model_config
                                       struct model_weights **weights_out);
 void model_weights_destroy(struct model_weights *weights);
 
+/* Bytes of weights one decoded token reads: every layer's attention, norms and router, the
+ * top-k experts' share of the expert tensors, the final norm and the unembedding, plus one row
+ * of the embedding. The denominator of decode's bandwidth figures. */
+uint64_t model_weights_decode_bytes(const struct model_weights *weights,
+                                    const struct model_config *config);
+
 #endif

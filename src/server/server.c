@@ -422,7 +422,8 @@ static uint64_t default_kv_bytes(void)
 static enum gptoss_status server_load(struct server *s)
 {
     double t0 = server_now();
-    struct model_options mo = {.n_threads = s->cfg.n_threads};
+    struct model_options mo = {.n_threads = s->cfg.n_threads,
+                               .f32_activations = s->cfg.f32_activations};
     enum gptoss_status st = model_load(s->cfg.model_dir, &mo, &s->model);
     if (st != GPTOSS_OK)
         return st;

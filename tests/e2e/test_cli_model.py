@@ -167,3 +167,46 @@ def test_no_model_means_the_demo_model(gptoss_bin):
     else:
         assert r.returncode == 1
         assert err.strip().count("\n") == 0 and demo in err and "--model" in err, err
+
+
+# ---- bench ------------------------------------------------------------------------------------
+
+def test_bench_json(gptoss_bin, tiny):
+    import json
+    r = gptoss(gptoss_bin, "bench", "--model", tiny, "-p", "40,17", "-n", "9", "--batch", "1,3",
+               "-r", "2", "--threads", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout.decode())
+    assert [t["test"] for t in rows] == ["pp40", "pp17", "tg9", "tg9 ×3"]
+    for t in rows:
+        assert len(t["samples_ts"]) == 2 and all(s > 0 for s in t["samples_ts"])
+        assert min(t["samples_ts"]) <= t["median_ts"] <= max(t["samples_ts"])
+        assert t["n_threads"] == 2 and t["backend"].startswith("cpu")
+        assert t["read_bandwidth_gbps"] > 0
+    # One decoded token reads the dense weights and 4 of the 8 experts: less than the model.
+    assert 0 < rows[0]["decode_bytes_per_token"] < rows[0]["model_size"]
+    tg1 = rows[2]
+    assert tg1["n_seqs"] == 1 and tg1["decode_gbps"] > 0 and tg1["bandwidth_share"] > 0
+    assert rows[3]["n_seqs"] == 3 and rows[3]["decode_gbps"] == 0
+
+
+def test_bench_table(gptoss_bin, tiny):
+    r = gptoss(gptoss_bin, "bench", "--model", tiny, "-p", "16", "-n", "4", "-r", "1",
+               "--dtype", "float32")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.decode().splitlines()
+    assert "weights read per decoded token" in lines[0] and "read bandwidth" in lines[1]
+    assert lines[3].startswith("| model | size | params | backend | threads | test | t/s |")
+    assert "| pp16 |" in lines[5] and "| tg4 |" in lines[6] and " f32 |" in lines[5]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-p", "1,x"], "-p must be up to 16 comma-separated integers"),
+    (["--batch", "0"], "--batch must be"),
+    (["-r", "0"], "-r must be an integer"),
+    (["--dtype", "float16"], "overflow float16"),
+    (["--dtype", "int4"], "--dtype must be auto, bfloat16 or float32"),
+])
+def test_bench_bad_flags(gptoss_bin, tiny, args, message):
+    r = gptoss(gptoss_bin, "bench", "--model", tiny, *args)
+    assert r.returncode == 2 and message in r.stderr.decode()

@@ -49,8 +49,9 @@ def test_logits_match_transformers(name, gptoss_bin, tmp_path):
 
     out = tmp_path / "logits.npy"
     tokens = ",".join(str(t) for t in golden["tokens"])
+    # The exact mode: every product in f32, as the goldens were computed.
     r = subprocess.run([gptoss_bin, "logits", "--model", str(ckpt), "--tokens", tokens,
-                        "--out", str(out)], capture_output=True, timeout=900)
+                        "--dtype", "float32", "--out", str(out)], capture_output=True, timeout=900)
     assert r.returncode == 0, r.stderr.decode()
     ours = np.load(out, mmap_mode="r")
     n = len(golden["tokens"])

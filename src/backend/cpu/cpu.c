@@ -77,7 +77,8 @@ struct cpu_exec {
     uint32_t n_workers;
     struct cpu_scratch *scratch; /* [n_workers] per worker, then one shared */
     const struct simd_kernels *k;
-    bool own; /* private fallback: scratch is ours to free */
+    struct simd_kernels k_f32; /* k without its bf16-activation kernels, when asked for */
+    bool own;                  /* private fallback: scratch is ours to free */
 };
 
 static void cpu_begin(struct cpu_exec *ex)
@@ -262,7 +263,8 @@ static void cpu_matmul(const float *x, size_t n, const struct tensor *w, const s
 
 struct cpu_expert {
     struct cpu_exec *ex;
-    const float *x; /* [n][n_in]; for MXFP4 in the kernels' nibble order */
+    const float *x;     /* [n][n_in]; for MXFP4 in the kernels' nibble order */
+    const uint16_t *xb; /* x rounded to bf16, where the kernels have mxfp4_bf16 */
     size_t n;
     const struct expert_matrix *w;
     size_t expert;
@@ -282,7 +284,19 @@ static void cpu_expert_mxfp4_task(void *arg, uint32_t task, uint32_t worker)
     const uint8_t *blocks = m->w->blocks + (first + r0) * n_blocks * 16;
     const uint8_t *scales = m->w->scales + (first + r0) * n_blocks;
 
-    if (m->n <= k->few_rows_mxfp4) {
+    const struct simd_bf16_kernels *kb = k->mxfp4_bf16;
+    if (kb && m->n <= kb->few_rows) {
+        kb->dot_mxfp4(blocks, scales, r1 - r0, n_blocks, m->xb, n_in, m->n, m->y + r0, n_out);
+    } else if (kb) {
+        uint16_t *tile = (uint16_t *)m->ex->scratch[worker].data; /* [CPU_GROUP][n_in] */
+        for (size_t g = r0; g < r1; g += CPU_GROUP) {
+            size_t rows = r1 - g < CPU_GROUP ? r1 - g : CPU_GROUP;
+            for (size_t r = 0; r < rows; r++)
+                kb->mxfp4_to_bf16(blocks + (g - r0 + r) * n_blocks * 16,
+                                  scales + (g - r0 + r) * n_blocks, n_blocks, tile + r * n_in);
+            kb->dot(tile, n_in, rows, m->xb, n_in, m->n, n_in, m->y + g, n_out);
+        }
+    } else if (m->n <= k->few_rows_mxfp4) {
         k->dot_mxfp4(blocks, scales, r1 - r0, n_blocks, m->x, n_in, m->n, m->y + r0, n_out);
     } else {
         float *tile = m->ex->scratch[worker].data; /* [CPU_GROUP][n_in] */
@@ -310,8 +324,8 @@ static void cpu_expert_io_task(void *arg, uint32_t task, uint32_t worker)
     cpu_add_bias(m->y, m->n, n_out, o0, o1, m->w->bias, m->expert * n_out);
 }
 
-static void cpu_expert_matmul(const float *x, size_t n, const struct expert_matrix *w,
-                              uint32_t expert, float *y)
+static void cpu_expert_matmul_with(const float *x, size_t n, const struct expert_matrix *w,
+                                   uint32_t expert, float *y, bool f32_only)
 {
     GPTOSS_ASSERT(expert < w->n_experts);
     if (n == 0 || w->n_out == 0)
@@ -322,10 +336,22 @@ static void cpu_expert_matmul(const float *x, size_t n, const struct expert_matr
     uint32_t n_tasks;
     if (w->format == EXPERT_MXFP4) {
         GPTOSS_ASSERT(w->n_in % 32 == 0);
-        float *xo = cpu_shared(&ex, n * w->n_in);
+        /* Room for x in nibble order and, after it, its bf16 copy. */
+        float *xo = cpu_shared(&ex, n * w->n_in + (n * w->n_in + 1) / 2);
         for (size_t i = 0; i < n; i++)
             simd_mxfp4_order(x + i * w->n_in, w->n_in, xo + i * w->n_in);
         m.x = xo;
+        if (ex.k->mxfp4_bf16 && f32_only) {
+            /* A copy of the table without the bf16 kernels, for this call. */
+            ex.k_f32 = *ex.k;
+            ex.k_f32.mxfp4_bf16 = NULL;
+            ex.k = &ex.k_f32;
+        }
+        if (ex.k->mxfp4_bf16) {
+            uint16_t *xb = (uint16_t *)(xo + n * w->n_in);
+            ex.k->mxfp4_bf16->x_to_bf16(xo, n * w->n_in, xb);
+            m.xb = xb;
+        }
         cpu_reserve_workers(&ex, (size_t)CPU_GROUP * w->n_in);
         n_tasks = cpu_split(&ex, w->n_out, CPU_GROUP, &m.chunk);
         threadpool_run(ex.pool, n_tasks, cpu_expert_mxfp4_task, &m);
@@ -513,6 +539,36 @@ static void cpu_add_scaled(float *y, const float *x, size_t n_elements, float sc
     backend_cpu_ref()->add_scaled(y, x, n_elements, scale);
 }
 
+static void cpu_expert_matmul(const float *x, size_t n, const struct expert_matrix *w,
+                              uint32_t expert, float *y)
+{
+    cpu_expert_matmul_with(x, n, w, expert, y, false);
+}
+
+static void cpu_expert_matmul_f32(const float *x, size_t n, const struct expert_matrix *w,
+                                  uint32_t expert, float *y)
+{
+    cpu_expert_matmul_with(x, n, w, expert, y, true);
+}
+
+const struct backend_ops *backend_cpu_f32(void)
+{
+    static const struct backend_ops ops = {
+        .name = "cpu",
+        .embed = cpu_embed,
+        .rmsnorm = cpu_rmsnorm,
+        .matmul = cpu_matmul,
+        .rope = cpu_rope,
+        .kv_write = cpu_kv_write,
+        .attention = cpu_attention,
+        .router_topk = cpu_router_topk,
+        .expert_matmul = cpu_expert_matmul_f32,
+        .swiglu = cpu_swiglu,
+        .add_scaled = cpu_add_scaled,
+    };
+    return &ops;
+}
+
 const struct backend_ops *backend_cpu(void)
 {
     static const struct backend_ops ops = {
@@ -529,4 +585,9 @@ const struct backend_ops *backend_cpu(void)
         .add_scaled = cpu_add_scaled,
     };
     return &ops;
+}
+
+const char *backend_cpu_isa(void)
+{
+    return simd_kernels()->name;
 }

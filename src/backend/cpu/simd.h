@@ -27,9 +27,31 @@
 
 enum simd_isa {
     SIMD_GENERIC,
-    SIMD_AVX2,   /* AVX2 + FMA + F16C */
-    SIMD_AVX512, /* AVX-512 F/BW/VL (+ AVX2, FMA, F16C) */
+    SIMD_AVX2,       /* AVX2 + FMA + F16C */
+    SIMD_AVX512,     /* AVX-512 F/BW/VL (+ AVX2, FMA, F16C) */
+    SIMD_AVX512BF16, /* SIMD_AVX512 + AVX512_BF16: the experts with bf16 activations */
     SIMD_ISA_COUNT,
+};
+
+/* MXFP4 expert products with the activations rounded to bf16 once (x_to_bf16), where the ISA
+ * has a bf16 dot product. An FP4 value times its power-of-two scale is exact in bf16 (for
+ * scales 2..252; others are decoded through f32 and rounded) and every product of two bf16 is
+ * exact in f32, so the only rounding beyond the f32 route's is that of the activations (a
+ * relative 2^-9 at most per product). Sums: one f32 accumulator vector per output, each lane
+ * adding the two products of its pair of elements, blocks in ascending order, then the ISA's
+ * fixed tree; dot_mxfp4 (decoding in registers) and mxfp4_to_bf16 followed by dot (decoded
+ * rows) therefore give the same bits. x, the decoded rows and k_pad are in nibble order and
+ * multiples of 32. */
+struct simd_bf16_kernels {
+    void (*x_to_bf16)(const float *x, size_t n, uint16_t *dst);
+    void (*dot_mxfp4)(const uint8_t *blocks, const uint8_t *scales, size_t n_w, size_t n_blocks,
+                      const uint16_t *x, size_t x_stride, size_t n_x, float *out,
+                      size_t out_stride);
+    void (*mxfp4_to_bf16)(const uint8_t *blocks, const uint8_t *scales, size_t n_blocks,
+                          uint16_t *dst);
+    void (*dot)(const uint16_t *w, size_t w_stride, size_t n_w, const uint16_t *x, size_t x_stride,
+                size_t n_x, size_t k_pad, float *out, size_t out_stride);
+    uint32_t few_rows; /* up to this many input rows, dot_mxfp4 beats decoding rows once */
 };
 
 struct simd_kernels {
@@ -80,12 +102,16 @@ struct simd_kernels {
     /* Speed hints for cpu.c: up to this many input rows, dot_bf16 / dot_mxfp4 beat widening or
      * decoding a group of rows once and running dot_f32 over it (the results are the same). */
     uint32_t few_rows_bf16, few_rows_mxfp4;
+
+    /* The MXFP4 experts with bf16 activations, used instead of dot_mxfp4 when not NULL. */
+    const struct simd_bf16_kernels *mxfp4_bf16;
 };
 
 /* The kernel tables; the x86 ones exist only where GPTOSS_SIMD_X86 is defined. */
 extern const struct simd_kernels simd_kernels_generic;
 extern const struct simd_kernels simd_kernels_avx2;
 extern const struct simd_kernels simd_kernels_avx512;
+extern const struct simd_bf16_kernels simd_bf16_kernels_avx512;
 
 /* Whether this build and this CPU can run `isa`'s kernels. */
 bool simd_supported(enum simd_isa isa);

@@ -165,7 +165,7 @@ const struct simd_kernels simd_kernels_generic = {
 
 /* ---- run-time choice ------------------------------------------------------------------------ */
 
-static const char *const simd_names[SIMD_ISA_COUNT] = {"generic", "avx2", "avx512"};
+static const char *const simd_names[SIMD_ISA_COUNT] = {"generic", "avx2", "avx512", "avx512bf16"};
 
 const char *simd_isa_name(enum simd_isa isa)
 {
@@ -193,10 +193,27 @@ bool simd_supported(enum simd_isa isa)
     case SIMD_AVX512:
         return simd_has_avx2() && __builtin_cpu_supports("avx512f") &&
                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    case SIMD_AVX512BF16: {
+        /* CPUID leaf 7 subleaf 1, EAX bit 5: AVX512_BF16. */
+        unsigned eax, ebx, ecx, edx;
+        return simd_supported(SIMD_AVX512) && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) &&
+               (eax & (1u << 5));
+    }
 #endif
     default: return false;
     }
 }
+
+#ifdef GPTOSS_SIMD_X86
+static struct simd_kernels simd_avx512bf16_table;
+
+static void simd_build_avx512bf16(void)
+{
+    simd_avx512bf16_table = simd_kernels_avx512;
+    simd_avx512bf16_table.name = "avx512bf16";
+    simd_avx512bf16_table.mxfp4_bf16 = &simd_bf16_kernels_avx512;
+}
+#endif
 
 static const struct simd_kernels *simd_table(enum simd_isa isa)
 {
@@ -204,6 +221,12 @@ static const struct simd_kernels *simd_table(enum simd_isa isa)
 #ifdef GPTOSS_SIMD_X86
     case SIMD_AVX2: return &simd_kernels_avx2;
     case SIMD_AVX512: return &simd_kernels_avx512;
+    case SIMD_AVX512BF16: {
+        /* The avx512 table with the bf16-activation experts; built once, never changed after. */
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, simd_build_avx512bf16);
+        return &simd_avx512bf16_table;
+    }
 #endif
     default: return &simd_kernels_generic;
     }
