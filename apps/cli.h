@@ -73,6 +73,9 @@ bool flag_float(const char *name, const char *value, double min, double max, flo
 /* --dtype auto|bfloat16|float32. Returns 0 or an exit status. */
 int cli_parse_dtype(const char *value, enum gptoss_dtype *out);
 
+/* --weights exact|int8. Returns 0 or an exit status. */
+int cli_parse_weights(const char *value, enum gptoss_weights *out);
+
 /* Loads --model with a progress bar on a terminal (cmd_model.c). */
 int load_model_cli(struct flags *f, struct gptoss_model **model_out);
 

@@ -173,12 +173,12 @@ static int run_test(struct gptoss_model *model, struct bench_test *t, uint32_t r
     return 0;
 }
 
-static void print_row(const char *model, const struct gptoss_model_info *in, uint32_t threads,
-                      const struct bench_test *t)
+static void print_row(const char *model, const struct gptoss_model_info *in, const char *weights,
+                      uint32_t threads, const struct bench_test *t)
 {
-    printf("| %s | %.2f GiB | %.2f B | %s | %u | %s | %.2f ± %.2f |", model,
-           in->weight_bytes / 1073741824.0, in->n_params / 1e9, in->backend, threads, t->name,
-           t->median, t->stddev);
+    printf("| %s | %.2f GiB | %.2f B | %s | %s | %u | %s | %.2f ± %.2f |", model,
+           in->weight_bytes / 1073741824.0, in->n_params / 1e9, in->backend, weights, threads,
+           t->name, t->median, t->stddev);
     if (t->gbps > 0)
         printf(" %.1f | %.0f%% |\n", t->gbps, 100 * t->bw_share);
     else
@@ -189,8 +189,8 @@ static void print_row(const char *model, const struct gptoss_model_info *in, uin
 int cmd_bench(int argc, char **argv)
 {
     struct flags f;
-    int rc =
-        flags_parse(argc, argv, 2, "-p -n -r --batch --model --threads --dtype --seed --json", &f);
+    int rc = flags_parse(argc, argv, 2,
+                         "-p -n -r --batch --model --threads --dtype --weights --seed --json", &f);
     if (rc)
         return rc;
     uint32_t pp[BENCH_MAX_LIST], tg[BENCH_MAX_LIST], batch[BENCH_MAX_LIST], repeats = 3;
@@ -222,6 +222,7 @@ int cmd_bench(int argc, char **argv)
         threads = (uint32_t)v;
     }
 
+    const char *weights = f.weights ? f.weights : "exact";
     struct gptoss_model *model;
     double t0 = bench_seconds();
     if ((rc = load_model_cli(&f, &model)))
@@ -236,8 +237,9 @@ int cmd_bench(int argc, char **argv)
         printf("read bandwidth with %u thread%s: %.1f GB/s, best of 15 (decode limit %.1f "
                "tokens/s)\n\n",
                threads, threads == 1 ? "" : "s", bw, bw * 1e9 / in.decode_bytes_per_token);
-        printf("| model | size | params | backend | threads | test | t/s | GB/s | %% of bw |\n");
-        printf("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
+        printf("| model | size | params | backend | weights | threads | test | t/s | GB/s | %% of "
+               "bw |\n");
+        printf("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
     }
 
     struct bench_test *tests = calloc(n_pp + n_tg * n_batch, sizeof(struct bench_test));
@@ -268,7 +270,7 @@ int cmd_bench(int argc, char **argv)
             t->bw_share = bw > 0 ? t->gbps / bw : 0;
         }
         if (rc == 0 && !f.json)
-            print_row(f.model, &in, threads, t);
+            print_row(f.model, &in, weights, threads, t);
     }
 
     if (rc == 0 && f.json) {
@@ -279,14 +281,15 @@ int cmd_bench(int argc, char **argv)
             for (uint32_t r = 0; r < repeats; r++)
                 json_array_append_new(samples, json_real(t->ts[r]));
             json_t *o = json_pack(
-                "{s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:f, s:f, s:o, s:f, s:f, s:f}",
-                "model", f.model, "backend", in.backend, "test", t->name, "model_size",
-                (json_int_t)in.weight_bytes, "model_n_params", (json_int_t)in.n_params,
-                "decode_bytes_per_token", (json_int_t)in.decode_bytes_per_token, "n_threads",
-                (int)threads, "n_prompt", (int)t->n_prompt, "n_gen", (int)t->n_gen, "n_seqs",
-                (int)t->n_seqs, "median_ts", t->median, "stddev_ts", t->stddev, "samples_ts",
-                samples, "read_bandwidth_gbps", bw, "decode_gbps", t->gbps, "bandwidth_share",
-                t->bw_share);
+                "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:f, s:f, s:o, s:f, s:f, "
+                "s:f}",
+                "model", f.model, "backend", in.backend, "weights", weights, "test", t->name,
+                "model_size", (json_int_t)in.weight_bytes, "model_n_params",
+                (json_int_t)in.n_params, "decode_bytes_per_token",
+                (json_int_t)in.decode_bytes_per_token, "n_threads", (int)threads, "n_prompt",
+                (int)t->n_prompt, "n_gen", (int)t->n_gen, "n_seqs", (int)t->n_seqs, "median_ts",
+                t->median, "stddev_ts", t->stddev, "samples_ts", samples, "read_bandwidth_gbps", bw,
+                "decode_gbps", t->gbps, "bandwidth_share", t->bw_share);
             json_array_append_new(arr, o);
         }
         char *text = json_dumps(arr, JSON_INDENT(2));

@@ -235,7 +235,7 @@ int cmd_generate(int argc, char **argv)
         "--model --prompt --system --max-tokens --max-model-len --temperature "
         "--top-p --top-k --min-p --presence-penalty --frequency-penalty "
         "--repetition-penalty --seed --show-reasoning --raw --reasoning-effort --threads "
-        "--dtype",
+        "--dtype --weights",
         &f);
     if (rc)
         return rc;
@@ -297,11 +297,12 @@ static bool read_line(char **line, size_t *cap)
 int cmd_chat(int argc, char **argv)
 {
     struct flags f;
-    int rc = flags_parse(argc, argv, 2,
-                         "--model --system --max-tokens --max-model-len --temperature --top-p "
-                         "--top-k --min-p --presence-penalty --frequency-penalty "
-                         "--repetition-penalty --seed --reasoning-effort --threads --dtype",
-                         &f);
+    int rc =
+        flags_parse(argc, argv, 2,
+                    "--model --system --max-tokens --max-model-len --temperature --top-p "
+                    "--top-k --min-p --presence-penalty --frequency-penalty "
+                    "--repetition-penalty --seed --reasoning-effort --threads --dtype --weights",
+                    &f);
     if (rc)
         return rc;
     struct run_settings rs;

@@ -56,6 +56,8 @@ int load_model_cli(struct flags *f, struct gptoss_model **model_out)
     }
     if (f->dtype && (rc = cli_parse_dtype(f->dtype, &options.dtype)))
         return rc;
+    if (f->weights && (rc = cli_parse_weights(f->weights, &options.weights)))
+        return rc;
     if (gptoss_model_create(f->model, &options, model_out) != GPTOSS_OK)
         return fail_status("cannot load the model");
     return 0;
@@ -183,7 +185,7 @@ int cmd_expand_model(int argc, char **argv)
 int cmd_info(int argc, char **argv)
 {
     struct flags f;
-    int rc = flags_parse(argc, argv, 2, "--model --max-model-len --threads --dtype", &f);
+    int rc = flags_parse(argc, argv, 2, "--model --max-model-len --threads --dtype --weights", &f);
     if (rc)
         return rc;
     uint32_t ctx;
@@ -306,7 +308,7 @@ static int write_npy(const char *path, const float *data, size_t rows, size_t co
 int cmd_logits(int argc, char **argv)
 {
     struct flags f;
-    int rc = flags_parse(argc, argv, 2, "--model --tokens --out --threads --dtype", &f);
+    int rc = flags_parse(argc, argv, 2, "--model --tokens --out --threads --dtype --weights", &f);
     if (rc)
         return rc;
     if (!f.tokens || !f.out)

@@ -1,7 +1,7 @@
 /* cmd_serve.c — `gptoss serve`: vLLM's launch flags onto gptoss_serve().
  *
  * Flag names follow vLLM's so that launch scripts carry over; flags for what this build cannot do
- * (several ranks, int8 weights, fp16 activations, other quantizations) are refused with the
+ * (several ranks, fp16 activations, other quantizations) are refused with the
  * reason rather than ignored.
  */
 #include "cli.h"
@@ -159,9 +159,8 @@ int cmd_serve(int argc, char **argv)
         return fail_usage("--kv-cache-memory must be a size such as 4G, 512M or 1073741824, got "
                           "\"%s\"",
                           f.kv_cache_memory);
-    if (f.weights && strcmp(f.weights, "exact") != 0)
-        return fail_usage("--weights %s: only exact weights are supported in this version",
-                          f.weights);
+    if (f.weights && (rc = cli_parse_weights(f.weights, &o.weights)))
+        return rc;
     if (f.dtype && (rc = cli_parse_dtype(f.dtype, &o.dtype)))
         return rc;
     if (f.quantization && strcmp(f.quantization, "mxfp4") && strcmp(f.quantization, "none"))

@@ -34,6 +34,7 @@ static const char usage_text[] =
     "        [--kv-cache-memory 4G] [--api-key KEY] [--api-key-file F]\n"
     "        [--no-enable-prefix-caching] [--disable-log-stats] [--date YYYY-MM-DD]\n"
     "        [--max-queued-requests N] [--threads N] [--dtype auto|bfloat16|float32]\n"
+    "        [--weights exact|int8]\n"
     "        [--no-webui] [--webui-dir DIR]\n"
     "      serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models,\n"
     "      /tokenize, /detokenize, /health, /metrics, /status, /version) and the web\n"
@@ -46,7 +47,7 @@ static const char usage_text[] =
     "      expands a compact checkpoint (as models/demo ships) into the Hugging Face layout.\n"
     "  info [--model DIR]\n"
     "      prints the config, parameter count and memory plan.\n"
-    "  logits [--model DIR] --tokens 1,2,3 --out FILE.npy [--dtype D]\n"
+    "  logits [--model DIR] --tokens 1,2,3 --out FILE.npy [--dtype D] [--weights W]\n"
     "      teacher-forced logits of the tokens as a float32 [n_tokens, vocab] .npy file.\n"
     "  generate [--model DIR] --prompt TEXT [--system TEXT] [--max-tokens N] [--raw]\n"
     "           [--show-reasoning] [--reasoning-effort low|medium|high] [sampling flags]\n"
@@ -55,9 +56,9 @@ static const char usage_text[] =
     "      interactive chat in the terminal; the reasoning is shown dimmed.\n"
     "      sampling flags: --temperature T --top-p P --top-k K --min-p P --seed S\n"
     "      --presence-penalty X --frequency-penalty X --repetition-penalty X\n"
-    "      --max-model-len N --threads N --dtype auto|bfloat16|float32\n"
+    "      --max-model-len N --threads N --dtype auto|bfloat16|float32 --weights exact|int8\n"
     "  bench [--model DIR] [-p 512] [-n 128] [-r 3] [--batch 1,4,8,16] [--threads N]\n"
-    "        [--dtype auto|bfloat16|float32] [--json]\n"
+    "        [--dtype auto|bfloat16|float32] [--weights exact|int8] [--json]\n"
     "      times prefill (pp) and decode (tg) like llama-bench: medians of -r runs, the\n"
     "      decode's weight bandwidth against the machine's measured read bandwidth, and\n"
     "      batched decode with B sequences per step. -p, -n and --batch take lists.\n"
@@ -65,6 +66,7 @@ static const char usage_text[] =
     "      prints the version.\n"
     "--dtype: auto (= bfloat16) multiplies the MXFP4 experts with bf16 activations where the\n"
     "CPU has AVX512_BF16; float32 keeps every product in f32 (the exact mode).\n"
+    "--weights int8 requantises q/k/v/o and the unembedding to per-row int8 at load.\n"
     "Without --model, serve, chat, generate, info, logits and bench use the built-in demo model.\n";
 
 int fail_usage(const char *fmt, ...)
@@ -220,6 +222,17 @@ int cli_parse_dtype(const char *value, enum gptoss_dtype *out)
                           value);
     else
         return fail_usage("--dtype must be auto, bfloat16 or float32, got \"%s\"", value);
+    return 0;
+}
+
+int cli_parse_weights(const char *value, enum gptoss_weights *out)
+{
+    if (!strcmp(value, "exact"))
+        *out = GPTOSS_WEIGHTS_EXACT;
+    else if (!strcmp(value, "int8"))
+        *out = GPTOSS_WEIGHTS_INT8;
+    else
+        return fail_usage("--weights must be exact or int8, got \"%s\"", value);
     return 0;
 }
 

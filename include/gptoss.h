@@ -132,10 +132,18 @@ enum gptoss_dtype {
     GPTOSS_DTYPE_FLOAT32,  /* every product in f32: the exact mode the reference tests use */
 };
 
+/* How the non-expert weights are held (the experts are always the checkpoint's MXFP4). */
+enum gptoss_weights {
+    GPTOSS_WEIGHTS_EXACT, /* as the checkpoint has them (bf16) */
+    GPTOSS_WEIGHTS_INT8,  /* q/k/v/o and the unembedding requantised at load to int8 with one
+                             scale per row: half the bytes a decoded token reads there */
+};
+
 struct gptoss_model_options {
     const struct gptoss_progress *progress; /* NULL: silent */
     uint32_t n_threads;                     /* CPU threads; 0: one per available core */
     enum gptoss_dtype dtype;                /* GPTOSS_DTYPE_AUTO */
+    enum gptoss_weights weights;            /* GPTOSS_WEIGHTS_EXACT */
 };
 
 GPTOSS_API void gptoss_model_options_init(struct gptoss_model_options *options);
@@ -325,6 +333,7 @@ struct gptoss_serve_options {
     unsigned max_connections;        /* 512 */
     uint32_t n_threads;              /* CPU threads; 0: one per available core */
     enum gptoss_dtype dtype;         /* GPTOSS_DTYPE_AUTO */
+    enum gptoss_weights weights;     /* GPTOSS_WEIGHTS_EXACT */
     const char *current_date;        /* "YYYY-MM-DD" for prompts; NULL: today (UTC) */
     bool webui;                      /* true: the web chat UI at / */
     bool demo; /* the model is the built-in demo model (said in the log, /status and the UI) */

@@ -14,6 +14,7 @@ size_t dtype_size(enum dtype dtype)
     case DTYPE_BF16: return 2;
     case DTYPE_U8: return 1;
     case DTYPE_I32: return 4;
+    case DTYPE_I8: return 1;
     }
     GPTOSS_ASSERT(!"unknown dtype");
     return 0;
@@ -26,6 +27,7 @@ const char *dtype_name(enum dtype dtype)
     case DTYPE_BF16: return "BF16";
     case DTYPE_U8: return "U8";
     case DTYPE_I32: return "I32";
+    case DTYPE_I8: return "I8";
     }
     return "?";
 }

@@ -17,6 +17,7 @@ enum dtype {
     DTYPE_BF16,
     DTYPE_U8,  /* raw bytes: MXFP4 blocks (two FP4 codes per byte) and E8M0 scales */
     DTYPE_I32, /* token ids in a compact checkpoint (model_compact.c) */
+    DTYPE_I8,  /* --weights int8: a 2-D matrix whose element is int8 × its row's scale */
 };
 
 struct tensor {
@@ -26,6 +27,7 @@ struct tensor {
     uint64_t shape[TENSOR_MAX_DIMS];
     const void *data; /* borrowed; little-endian, C-contiguous */
     uint64_t n_bytes;
+    const float *row_scales; /* DTYPE_I8: one per row (shape[0]); borrowed */
 };
 
 /* Bytes per element of `dtype`. */
@@ -59,11 +61,13 @@ static inline uint16_t f32_to_bf16(float f)
     return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
 }
 
-/* Element i of a F32 or BF16 tensor as f32. */
+/* Element i of a F32, BF16 or I8 tensor as f32. */
 static inline float tensor_get_f32(const struct tensor *t, uint64_t i)
 {
     if (t->dtype == DTYPE_BF16)
         return bf16_to_f32(((const uint16_t *)t->data)[i]);
+    if (t->dtype == DTYPE_I8)
+        return (float)((const int8_t *)t->data)[i] * t->row_scales[i / t->shape[1]];
     return ((const float *)t->data)[i];
 }
 

@@ -46,6 +46,11 @@ enum gptoss_status model_load(const char *dir, const struct model_options *optio
                                                     : backend_cpu();
     if (options && options->n_threads)
         backend_cpu_set_threads(options->n_threads);
+    if (options && options->weights_int8) {
+        st = model_weights_to_int8(model, options->n_threads);
+        if (st != GPTOSS_OK)
+            goto fail;
+    }
     rope_init(&model->rope, &model->config.rope);
     st = sinks_to_f32(&model->config, model->weights, &model->sinks);
     if (st != GPTOSS_OK)
@@ -108,6 +113,7 @@ void model_destroy(struct model *model)
     scratch_free(&model->scratch);
     free(model->sinks);
     model_weights_destroy(model->weights);
+    free(model->int8_store);
     free(model);
 }
 

@@ -40,7 +40,12 @@ struct model {
     struct kv_layer *kv;             /* (L) */
     uint32_t kv_blocks[KV_N_GROUPS]; /* blocks allocated per group */
     struct model_scratch scratch;
+    void *int8_store; /* --weights int8: the requantised matrices and their scales */
 };
+
+/* --weights int8: requantises q/k/v/o and the unembedding to per-row int8 (model_int8.c),
+ * with n_threads threads (0: one per CPU), and points their tensors at the copies. */
+enum gptoss_status model_weights_to_int8(struct model *model, uint32_t n_threads);
 
 /* Which KV group layer `layer` belongs to. */
 enum kv_group model_layer_group(const struct model *model, uint32_t layer);

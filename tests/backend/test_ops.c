@@ -324,11 +324,20 @@ static void check_matmul_case(const struct matmul_case *mc)
 {
     size_t n_out = mc->n_out, n_in = mc->n_in, max_n = 64;
     void *w;
-    if (mc->w_dtype == DTYPE_BF16)
+    float *row_scales = random_floats(n_out, 0.001f, 0.02f);
+    if (mc->w_dtype == DTYPE_BF16) {
         w = random_bf16(n_out * n_in);
-    else
+    } else if (mc->w_dtype == DTYPE_I8) {
+        int8_t *q = malloc(n_out * n_in);
+        assert_non_null(q);
+        for (size_t i = 0; i < n_out * n_in; i++)
+            q[i] = (int8_t)(rng_next() % 255 - 127);
+        w = q;
+    } else {
         w = random_floats(n_out * n_in, -1.0f, 1.0f);
+    }
     struct tensor wt = tensor_2d(mc->w_dtype, w, n_out, n_in);
+    wt.row_scales = row_scales;
     float *bias_f = random_floats(n_out, -2.0f, 2.0f);
     uint16_t *bias_b = random_bf16(n_out);
     struct tensor bt =
@@ -372,6 +381,7 @@ static void check_matmul_case(const struct matmul_case *mc)
         }
     }
     free(w);
+    free(row_scales);
     free(bias_f);
     free(bias_b);
     free(x);
@@ -389,6 +399,8 @@ static void test_matmul(void **state)
         {DTYPE_BF16, 1, 37, 45}, {DTYPE_BF16, 0, 64, 2880}, {DTYPE_BF16, 2, 5, 16},
         {DTYPE_BF16, 1, 33, 7},  {DTYPE_F32, 1, 37, 45},    {DTYPE_F32, 0, 40, 2880},
         {DTYPE_F32, 2, 3, 1},    {DTYPE_BF16, 0, 201, 130}, {DTYPE_F32, 1, 18, 64},
+        {DTYPE_I8, 1, 37, 45},   {DTYPE_I8, 0, 64, 2880},   {DTYPE_I8, 2, 5, 16},
+        {DTYPE_I8, 0, 201, 131},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         check_matmul_case(&cases[i]);

@@ -205,6 +205,9 @@ static void cpu_matmul_task(void *arg, uint32_t task, uint32_t worker)
     if (m->w->dtype == DTYPE_BF16 && m->n <= k->few_rows_bf16) {
         const uint16_t *w = (const uint16_t *)m->w->data + r0 * n_in;
         k->dot_bf16(w, n_in, r1 - r0, n_in, m->x, k_pad, m->n, k_pad, m->y + r0, m->n_out);
+    } else if (m->w->dtype == DTYPE_I8 && m->n <= k->few_rows_bf16) {
+        const int8_t *w = (const int8_t *)m->w->data + r0 * n_in;
+        k->dot_i8(w, n_in, r1 - r0, n_in, m->x, k_pad, m->n, k_pad, m->y + r0, m->n_out);
     } else {
         for (size_t g = r0; g < r1; g += CPU_GROUP) {
             size_t rows = r1 - g < CPU_GROUP ? r1 - g : CPU_GROUP;
@@ -216,6 +219,8 @@ static void cpu_matmul_task(void *arg, uint32_t task, uint32_t worker)
                     float *row = tile + r * k_pad;
                     if (m->w->dtype == DTYPE_BF16)
                         k->bf16_to_f32((const uint16_t *)m->w->data + (g + r) * n_in, n_in, row);
+                    else if (m->w->dtype == DTYPE_I8)
+                        k->i8_to_f32((const int8_t *)m->w->data + (g + r) * n_in, n_in, row);
                     else
                         memcpy(row, (const float *)m->w->data + (g + r) * n_in,
                                n_in * sizeof(float));
@@ -226,6 +231,10 @@ static void cpu_matmul_task(void *arg, uint32_t task, uint32_t worker)
             k->dot_f32(wg, k_pad, rows, m->x, k_pad, m->n, k_pad, m->y + g, m->n_out);
         }
     }
+    if (m->w->dtype == DTYPE_I8) /* Σ w x over the int8 values, then the row's scale */
+        for (size_t i = 0; i < m->n; i++)
+            for (size_t r = r0; r < r1; r++)
+                m->y[i * m->n_out + r] *= m->w->row_scales[r];
     if (m->bias)
         cpu_add_bias(m->y, m->n, m->n_out, r0, r1, m->bias, 0);
 }
@@ -234,7 +243,7 @@ static void cpu_matmul(const float *x, size_t n, const struct tensor *w, const s
                        float *y)
 {
     GPTOSS_ASSERT(w->n_dims == 2);
-    GPTOSS_ASSERT(w->dtype == DTYPE_F32 || w->dtype == DTYPE_BF16);
+    GPTOSS_ASSERT(w->dtype == DTYPE_F32 || w->dtype == DTYPE_BF16 || w->dtype == DTYPE_I8);
     size_t n_out = w->shape[0], n_in = w->shape[1];
     GPTOSS_ASSERT(!bias || tensor_n_elements(bias) == n_out);
     if (n == 0 || n_out == 0)

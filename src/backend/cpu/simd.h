@@ -79,6 +79,12 @@ struct simd_kernels {
     /* dst[0..n) = src widened to f32 (exact). */
     void (*bf16_to_f32)(const uint16_t *src, size_t n, float *dst);
 
+    /* dot_bf16 and bf16_to_f32 for int8 weight rows, widened exactly (--weights int8; the
+     * caller multiplies each output by its row's scale). */
+    void (*dot_i8)(const int8_t *w, size_t w_stride, size_t n_w, size_t n_in, const float *x,
+                   size_t x_stride, size_t n_x, size_t k_pad, float *out, size_t out_stride);
+    void (*i8_to_f32)(const int8_t *src, size_t n, float *dst);
+
     /* dst[0..32 n_blocks) = the decoded blocks in nibble order: exactly mxfp4_decode_block's
      * values, rearranged, and the numbers dot_mxfp4 multiplies by. */
     void (*mxfp4_to_f32)(const uint8_t *blocks, const uint8_t *scales, size_t n_blocks, float *dst);

@@ -41,6 +41,20 @@ static inline __m256 simd_widen_tail_avx2(const uint16_t *p, size_t n)
     return simd_widen_avx2(tmp);
 }
 
+/* 8 int8 → 8 f32, exactly. */
+static inline __m256 simd_widen_i8_avx2(const int8_t *p)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+
+/* The 8 int8 at p[0..n) (n may be 0..8) followed by zeros. */
+static inline __m256 simd_widen_i8_tail_avx2(const int8_t *p, size_t n)
+{
+    int8_t tmp[AVX2_W] = {0};
+    memcpy(tmp, p, n < AVX2_W ? n : AVX2_W);
+    return simd_widen_i8_avx2(tmp);
+}
+
 /* One 32-value MXFP4 block → 4 vectors in nibble order (simd.h): each nibble is looked up as
  * the high byte of an IEEE half, which F16C widens exactly, then scaled by 2^(s-127) — the
  * products of mxfp4_decode_block, bit for bit. */
@@ -151,10 +165,13 @@ static void simd_dot_f32_avx2(const float *w, size_t w_stride, size_t n_w, const
 
 /* ---- bf16 weights ------------------------------------------------------------------------ */
 
+/* bf16 weights, or with i8 int8 weights (widened exactly; the row scale is the caller's). */
 static inline __attribute__((always_inline)) void
-simd_tile_bf16_avx2(const uint16_t *w, size_t ws, size_t n_in, const float *x, size_t xs,
-                    size_t k_pad, float *out, size_t os, const int rw, const int rx)
+simd_tile_bf16_avx2(const void *w, size_t ws, size_t n_in, const float *x, size_t xs, size_t k_pad,
+                    float *out, size_t os, const int rw, const int rx, const int i8)
 {
+    const uint16_t *wb = w;
+    const int8_t *wi = w;
     __m256 acc[F32_RW][F32_RX];
     for (int r = 0; r < rw; r++)
         for (int i = 0; i < rx; i++)
@@ -165,7 +182,7 @@ simd_tile_bf16_avx2(const uint16_t *w, size_t ws, size_t n_in, const float *x, s
         for (int i = 0; i < rx; i++)
             xv[i] = _mm256_loadu_ps(x + i * xs + k);
         for (int r = 0; r < rw; r++) {
-            __m256 wv = simd_widen_avx2(w + r * ws + k);
+            __m256 wv = i8 ? simd_widen_i8_avx2(wi + r * ws + k) : simd_widen_avx2(wb + r * ws + k);
             for (int i = 0; i < rx; i++)
                 acc[r][i] = _mm256_fmadd_ps(wv, xv[i], acc[r][i]);
         }
@@ -174,7 +191,8 @@ simd_tile_bf16_avx2(const uint16_t *w, size_t ws, size_t n_in, const float *x, s
     for (; k < k_pad; k += AVX2_W) {
         size_t left = k < n_in ? n_in - k : 0;
         for (int r = 0; r < rw; r++) {
-            __m256 wv = simd_widen_tail_avx2(w + r * ws + k, left);
+            __m256 wv = i8 ? simd_widen_i8_tail_avx2(wi + r * ws + k, left)
+                           : simd_widen_tail_avx2(wb + r * ws + k, left);
             for (int i = 0; i < rx; i++)
                 acc[r][i] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i * xs + k), acc[r][i]);
         }
@@ -184,23 +202,39 @@ simd_tile_bf16_avx2(const uint16_t *w, size_t ws, size_t n_in, const float *x, s
             out[i * os + r] = simd_reduce_avx2(acc[r][i]);
 }
 
-static void simd_tile_bf16_any_avx2(const uint16_t *w, size_t ws, size_t n_in, const float *x,
-                                    size_t xs, size_t k_pad, float *out, size_t os, size_t rw,
-                                    size_t rx)
+static inline __attribute__((always_inline)) void
+simd_tile_bf16_any_avx2(const void *w, size_t ws, size_t n_in, const float *x, size_t xs,
+                        size_t k_pad, float *out, size_t os, size_t rw, size_t rx, const int i8)
 {
     switch (rw * 4 + rx) {
-    case 4 * 4 + 3: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 4, 3); break;
-    case 4 * 4 + 2: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 4, 2); break;
-    case 4 * 4 + 1: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 4, 1); break;
-    case 3 * 4 + 3: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 3, 3); break;
-    case 3 * 4 + 2: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 3, 2); break;
-    case 3 * 4 + 1: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 3, 1); break;
-    case 2 * 4 + 3: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 2, 3); break;
-    case 2 * 4 + 2: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 2, 2); break;
-    case 2 * 4 + 1: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 2, 1); break;
-    case 1 * 4 + 3: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 1, 3); break;
-    case 1 * 4 + 2: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 1, 2); break;
-    default: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 1, 1); break;
+    case 4 * 4 + 3: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 4, 3, i8); break;
+    case 4 * 4 + 2: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 4, 2, i8); break;
+    case 4 * 4 + 1: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 4, 1, i8); break;
+    case 3 * 4 + 3: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 3, 3, i8); break;
+    case 3 * 4 + 2: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 3, 2, i8); break;
+    case 3 * 4 + 1: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 3, 1, i8); break;
+    case 2 * 4 + 3: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 2, 3, i8); break;
+    case 2 * 4 + 2: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 2, 2, i8); break;
+    case 2 * 4 + 1: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 2, 1, i8); break;
+    case 1 * 4 + 3: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 1, 3, i8); break;
+    case 1 * 4 + 2: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 1, 2, i8); break;
+    default: simd_tile_bf16_avx2(w, ws, n_in, x, xs, k_pad, out, os, 1, 1, i8); break;
+    }
+}
+
+static inline __attribute__((always_inline)) void
+simd_dot_w16_avx2(const void *w, size_t w_stride, size_t n_w, size_t n_in, const float *x,
+                  size_t x_stride, size_t n_x, size_t k_pad, float *out, size_t out_stride,
+                  const int i8)
+{
+    size_t esize = i8 ? 1 : 2;
+    /* Weight rows outer: a tile of 4 rows stays in L1 while the input rows stream past it. */
+    for (size_t r = 0; r < n_w; r += F32_RW) {
+        size_t rw = simd_min_avx2(F32_RW, n_w - r);
+        for (size_t i = 0; i < n_x; i += F32_RX)
+            simd_tile_bf16_any_avx2((const char *)w + r * w_stride * esize, w_stride, n_in,
+                                    x + i * x_stride, x_stride, k_pad, out + i * out_stride + r,
+                                    out_stride, rw, simd_min_avx2(F32_RX, n_x - i), i8);
     }
 }
 
@@ -208,14 +242,23 @@ static void simd_dot_bf16_avx2(const uint16_t *w, size_t w_stride, size_t n_w, s
                                const float *x, size_t x_stride, size_t n_x, size_t k_pad,
                                float *out, size_t out_stride)
 {
-    /* Weight rows outer: a tile of 4 rows stays in L1 while the input rows stream past it. */
-    for (size_t r = 0; r < n_w; r += F32_RW) {
-        size_t rw = simd_min_avx2(F32_RW, n_w - r);
-        for (size_t i = 0; i < n_x; i += F32_RX)
-            simd_tile_bf16_any_avx2(w + r * w_stride, w_stride, n_in, x + i * x_stride, x_stride,
-                                    k_pad, out + i * out_stride + r, out_stride, rw,
-                                    simd_min_avx2(F32_RX, n_x - i));
-    }
+    simd_dot_w16_avx2(w, w_stride, n_w, n_in, x, x_stride, n_x, k_pad, out, out_stride, 0);
+}
+
+static void simd_dot_i8_avx2(const int8_t *w, size_t w_stride, size_t n_w, size_t n_in,
+                             const float *x, size_t x_stride, size_t n_x, size_t k_pad, float *out,
+                             size_t out_stride)
+{
+    simd_dot_w16_avx2(w, w_stride, n_w, n_in, x, x_stride, n_x, k_pad, out, out_stride, 1);
+}
+
+static void simd_i8_to_f32_avx2(const int8_t *src, size_t n, float *dst)
+{
+    size_t k = 0;
+    for (; k + AVX2_W <= n; k += AVX2_W)
+        _mm256_storeu_ps(dst + k, simd_widen_i8_avx2(src + k));
+    for (; k < n; k++)
+        dst[k] = (float)src[k];
 }
 
 static void simd_bf16_to_f32_avx2(const uint16_t *src, size_t n, float *dst)
@@ -425,6 +468,8 @@ const struct simd_kernels simd_kernels_avx2 = {
     .dot_bf16 = simd_dot_bf16_avx2,
     .dot_mxfp4 = simd_dot_mxfp4_avx2,
     .bf16_to_f32 = simd_bf16_to_f32_avx2,
+    .dot_i8 = simd_dot_i8_avx2,
+    .i8_to_f32 = simd_i8_to_f32_avx2,
     .mxfp4_to_f32 = simd_mxfp4_to_f32_avx2,
     .dot_bf16_io = simd_dot_bf16_io_avx2,
     .dot = simd_dot_avx2,

@@ -39,6 +39,12 @@ static inline __m512 simd_widen_avx512(const uint16_t *p)
     return simd_widen16_avx512(_mm256_loadu_si256((const __m256i *)p));
 }
 
+/* 16 int8 → 16 f32, exactly. */
+static inline __m512 simd_widen_i8_avx512(const int8_t *p)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+
 /* Lanes 0..n-1 set (n may be 0..16 or more). */
 static inline __mmask16 simd_mask_avx512(size_t n)
 {
@@ -49,6 +55,12 @@ static inline __mmask16 simd_mask_avx512(size_t n)
 static inline __m512 simd_widen_tail_avx512(const uint16_t *p, size_t n)
 {
     return simd_widen16_avx512(_mm256_maskz_loadu_epi16(simd_mask_avx512(n), p));
+}
+
+/* The int8 at p[0..n) followed by zeros; reads nothing past p[n-1]. */
+static inline __m512 simd_widen_i8_tail_avx512(const int8_t *p, size_t n)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(simd_mask_avx512(n), p)));
 }
 
 /* One 32-value MXFP4 block → 2 vectors in nibble order (simd.h): each nibble is looked up as
@@ -138,10 +150,13 @@ static void simd_dot_f32_avx512(const float *w, size_t w_stride, size_t n_w, con
 
 /* ---- bf16 weights ------------------------------------------------------------------------ */
 
+/* bf16 weights, or with i8 int8 weights (widened exactly; the row scale is the caller's). */
 static inline __attribute__((always_inline)) void
-simd_tile_bf16_avx512(const uint16_t *w, size_t ws, size_t n_in, const float *x, size_t xs,
-                      size_t k_pad, float *out, size_t os, const int rw, const int rx)
+simd_tile_bf16_avx512(const void *w, size_t ws, size_t n_in, const float *x, size_t xs,
+                      size_t k_pad, float *out, size_t os, const int rw, const int rx, const int i8)
 {
+    const uint16_t *wb = w;
+    const int8_t *wi = w;
     __m512 acc[TILE_RW][TILE_RX];
     for (int r = 0; r < rw; r++)
         for (int i = 0; i < rx; i++)
@@ -152,7 +167,8 @@ simd_tile_bf16_avx512(const uint16_t *w, size_t ws, size_t n_in, const float *x,
         for (int i = 0; i < rx; i++)
             xv[i] = _mm512_loadu_ps(x + i * xs + k);
         for (int r = 0; r < rw; r++) {
-            __m512 wv = simd_widen_avx512(w + r * ws + k);
+            __m512 wv =
+                i8 ? simd_widen_i8_avx512(wi + r * ws + k) : simd_widen_avx512(wb + r * ws + k);
             for (int i = 0; i < rx; i++)
                 acc[r][i] = _mm512_fmadd_ps(wv, xv[i], acc[r][i]);
         }
@@ -160,7 +176,8 @@ simd_tile_bf16_avx512(const uint16_t *w, size_t ws, size_t n_in, const float *x,
     for (; k < k_pad; k += AVX512_W) {
         size_t left = k < n_in ? n_in - k : 0;
         for (int r = 0; r < rw; r++) {
-            __m512 wv = simd_widen_tail_avx512(w + r * ws + k, left);
+            __m512 wv = i8 ? simd_widen_i8_tail_avx512(wi + r * ws + k, left)
+                           : simd_widen_tail_avx512(wb + r * ws + k, left);
             for (int i = 0; i < rx; i++)
                 acc[r][i] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x + i * xs + k), acc[r][i]);
         }
@@ -170,27 +187,42 @@ simd_tile_bf16_avx512(const uint16_t *w, size_t ws, size_t n_in, const float *x,
             out[i * os + r] = simd_reduce_avx512(acc[r][i]);
 }
 
-static void simd_tile_bf16_any_avx512(const uint16_t *w, size_t ws, size_t n_in, const float *x,
-                                      size_t xs, size_t k_pad, float *out, size_t os, size_t rw,
-                                      size_t rx)
+static inline __attribute__((always_inline)) void
+simd_tile_bf16_any_avx512(const void *w, size_t ws, size_t n_in, const float *x, size_t xs,
+                          size_t k_pad, float *out, size_t os, size_t rw, size_t rx, const int i8)
 {
     switch (rw * 8 + rx) {
-    case 4 * 8 + 4: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 4, 4); break;
-    case 4 * 8 + 3: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 4, 3); break;
-    case 4 * 8 + 2: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 4, 2); break;
-    case 4 * 8 + 1: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 4, 1); break;
-    case 3 * 8 + 4: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 3, 4); break;
-    case 3 * 8 + 3: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 3, 3); break;
-    case 3 * 8 + 2: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 3, 2); break;
-    case 3 * 8 + 1: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 3, 1); break;
-    case 2 * 8 + 4: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 2, 4); break;
-    case 2 * 8 + 3: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 2, 3); break;
-    case 2 * 8 + 2: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 2, 2); break;
-    case 2 * 8 + 1: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 2, 1); break;
-    case 1 * 8 + 4: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 1, 4); break;
-    case 1 * 8 + 3: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 1, 3); break;
-    case 1 * 8 + 2: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 1, 2); break;
-    default: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 1, 1); break;
+    case 4 * 8 + 4: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 4, 4, i8); break;
+    case 4 * 8 + 3: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 4, 3, i8); break;
+    case 4 * 8 + 2: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 4, 2, i8); break;
+    case 4 * 8 + 1: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 4, 1, i8); break;
+    case 3 * 8 + 4: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 3, 4, i8); break;
+    case 3 * 8 + 3: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 3, 3, i8); break;
+    case 3 * 8 + 2: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 3, 2, i8); break;
+    case 3 * 8 + 1: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 3, 1, i8); break;
+    case 2 * 8 + 4: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 2, 4, i8); break;
+    case 2 * 8 + 3: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 2, 3, i8); break;
+    case 2 * 8 + 2: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 2, 2, i8); break;
+    case 2 * 8 + 1: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 2, 1, i8); break;
+    case 1 * 8 + 4: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 1, 4, i8); break;
+    case 1 * 8 + 3: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 1, 3, i8); break;
+    case 1 * 8 + 2: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 1, 2, i8); break;
+    default: simd_tile_bf16_avx512(w, ws, n_in, x, xs, k_pad, out, os, 1, 1, i8); break;
+    }
+}
+
+static inline __attribute__((always_inline)) void
+simd_dot_w16_avx512(const void *w, size_t w_stride, size_t n_w, size_t n_in, const float *x,
+                    size_t x_stride, size_t n_x, size_t k_pad, float *out, size_t out_stride,
+                    const int i8)
+{
+    size_t esize = i8 ? 1 : 2;
+    for (size_t r = 0; r < n_w; r += TILE_RW) {
+        size_t rw = simd_min_avx512(TILE_RW, n_w - r);
+        for (size_t i = 0; i < n_x; i += TILE_RX)
+            simd_tile_bf16_any_avx512((const char *)w + r * w_stride * esize, w_stride, n_in,
+                                      x + i * x_stride, x_stride, k_pad, out + i * out_stride + r,
+                                      out_stride, rw, simd_min_avx512(TILE_RX, n_x - i), i8);
     }
 }
 
@@ -198,13 +230,24 @@ static void simd_dot_bf16_avx512(const uint16_t *w, size_t w_stride, size_t n_w,
                                  const float *x, size_t x_stride, size_t n_x, size_t k_pad,
                                  float *out, size_t out_stride)
 {
-    for (size_t r = 0; r < n_w; r += TILE_RW) {
-        size_t rw = simd_min_avx512(TILE_RW, n_w - r);
-        for (size_t i = 0; i < n_x; i += TILE_RX)
-            simd_tile_bf16_any_avx512(w + r * w_stride, w_stride, n_in, x + i * x_stride, x_stride,
-                                      k_pad, out + i * out_stride + r, out_stride, rw,
-                                      simd_min_avx512(TILE_RX, n_x - i));
-    }
+    simd_dot_w16_avx512(w, w_stride, n_w, n_in, x, x_stride, n_x, k_pad, out, out_stride, 0);
+}
+
+static void simd_dot_i8_avx512(const int8_t *w, size_t w_stride, size_t n_w, size_t n_in,
+                               const float *x, size_t x_stride, size_t n_x, size_t k_pad,
+                               float *out, size_t out_stride)
+{
+    simd_dot_w16_avx512(w, w_stride, n_w, n_in, x, x_stride, n_x, k_pad, out, out_stride, 1);
+}
+
+static void simd_i8_to_f32_avx512(const int8_t *src, size_t n, float *dst)
+{
+    size_t k = 0;
+    for (; k + AVX512_W <= n; k += AVX512_W)
+        _mm512_storeu_ps(dst + k, simd_widen_i8_avx512(src + k));
+    if (k < n)
+        _mm512_mask_storeu_ps(dst + k, simd_mask_avx512(n - k),
+                              simd_widen_i8_tail_avx512(src + k, n - k));
 }
 
 static void simd_bf16_to_f32_avx512(const uint16_t *src, size_t n, float *dst)
@@ -412,6 +455,8 @@ const struct simd_kernels simd_kernels_avx512 = {
     .dot_bf16 = simd_dot_bf16_avx512,
     .dot_mxfp4 = simd_dot_mxfp4_avx512,
     .bf16_to_f32 = simd_bf16_to_f32_avx512,
+    .dot_i8 = simd_dot_i8_avx512,
+    .i8_to_f32 = simd_i8_to_f32_avx512,
     .mxfp4_to_f32 = simd_mxfp4_to_f32_avx512,
     .dot_bf16_io = simd_dot_bf16_io_avx512,
     .dot = simd_dot_avx512,

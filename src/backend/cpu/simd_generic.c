@@ -69,6 +69,26 @@ static void simd_dot_bf16_generic(const uint16_t *w, size_t w_stride, size_t n_w
     free(row);
 }
 
+static void simd_i8_to_f32_generic(const int8_t *src, size_t n, float *dst)
+{
+    for (size_t k = 0; k < n; k++)
+        dst[k] = (float)src[k];
+}
+
+static void simd_dot_i8_generic(const int8_t *w, size_t w_stride, size_t n_w, size_t n_in,
+                                const float *x, size_t x_stride, size_t n_x, size_t k_pad,
+                                float *out, size_t out_stride)
+{
+    float *row = xmalloc(k_pad * sizeof(float));
+    for (size_t r = 0; r < n_w; r++) {
+        simd_i8_to_f32_generic(w + r * w_stride, n_in, row);
+        memset(row + n_in, 0, (k_pad - n_in) * sizeof(float));
+        for (size_t i = 0; i < n_x; i++)
+            out[i * out_stride + r] = simd_dot_pad_generic(row, x + i * x_stride, k_pad);
+    }
+    free(row);
+}
+
 static void simd_mxfp4_to_f32_generic(const uint8_t *blocks, const uint8_t *scales, size_t n_blocks,
                                       float *dst)
 {
@@ -154,6 +174,8 @@ const struct simd_kernels simd_kernels_generic = {
     .dot_bf16 = simd_dot_bf16_generic,
     .dot_mxfp4 = simd_dot_mxfp4_generic,
     .bf16_to_f32 = simd_bf16_to_f32_generic,
+    .dot_i8 = simd_dot_i8_generic,
+    .i8_to_f32 = simd_i8_to_f32_generic,
     .mxfp4_to_f32 = simd_mxfp4_to_f32_generic,
     .dot_bf16_io = simd_dot_bf16_io_generic,
     .dot = simd_dot_generic,
