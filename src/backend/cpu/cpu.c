@@ -176,7 +176,9 @@ static const float *cpu_pad_rows(struct cpu_exec *ex, const float *x, size_t n, 
 
 struct cpu_matmul {
     struct cpu_exec *ex;
-    const float *x; /* [n][k_pad], zero-padded */
+    const float *x;     /* [n][k_pad], zero-padded */
+    const uint16_t *xb; /* bf16 weights on a bf16 table: x as bf16, [n][k32], zero-padded */
+    size_t k32;
     size_t n;
     const struct tensor *w, *bias;
     float *y;
@@ -202,7 +204,15 @@ static void cpu_matmul_task(void *arg, uint32_t task, uint32_t worker)
     size_t n_in = m->n_in, k_pad = m->k_pad;
     float *tile = m->ex->scratch[worker].data; /* [CPU_GROUP][k_pad] */
 
-    if (m->w->dtype == DTYPE_BF16 && m->n <= k->few_rows_bf16) {
+    if (m->xb) {
+        /* Groups of rows, so that each stays in L2 while all the input rows pass. */
+        const uint16_t *w = m->w->data;
+        for (size_t g = r0; g < r1; g += CPU_GROUP) {
+            size_t rows = r1 - g < CPU_GROUP ? r1 - g : CPU_GROUP;
+            k->mxfp4_bf16->dot_rows(w + g * n_in, n_in, rows, n_in, m->xb, m->k32, m->n, m->y + g,
+                                    m->n_out);
+        }
+    } else if (m->w->dtype == DTYPE_BF16 && m->n <= k->few_rows_bf16) {
         const uint16_t *w = (const uint16_t *)m->w->data + r0 * n_in;
         k->dot_bf16(w, n_in, r1 - r0, n_in, m->x, k_pad, m->n, k_pad, m->y + r0, m->n_out);
     } else if (m->w->dtype == DTYPE_I8 && m->n <= k->few_rows_bf16) {
@@ -239,8 +249,18 @@ static void cpu_matmul_task(void *arg, uint32_t task, uint32_t worker)
         cpu_add_bias(m->y, m->n, m->n_out, r0, r1, m->bias, 0);
 }
 
-static void cpu_matmul(const float *x, size_t n, const struct tensor *w, const struct tensor *bias,
-                       float *y)
+/* Drops the bf16-activation kernels from this call's table (backend_cpu_f32). */
+static void cpu_only_f32(struct cpu_exec *ex)
+{
+    if (!ex->k->mxfp4_bf16)
+        return;
+    ex->k_f32 = *ex->k;
+    ex->k_f32.mxfp4_bf16 = NULL;
+    ex->k = &ex->k_f32;
+}
+
+static void cpu_matmul_with(const float *x, size_t n, const struct tensor *w,
+                            const struct tensor *bias, float *y, bool f32_only)
 {
     GPTOSS_ASSERT(w->n_dims == 2);
     GPTOSS_ASSERT(w->dtype == DTYPE_F32 || w->dtype == DTYPE_BF16 || w->dtype == DTYPE_I8);
@@ -250,10 +270,24 @@ static void cpu_matmul(const float *x, size_t n, const struct tensor *w, const s
         return;
     struct cpu_exec ex;
     cpu_begin(&ex);
+    if (f32_only)
+        cpu_only_f32(&ex);
     size_t k_pad = cpu_round_up(n_in ? n_in : 1, SIMD_PAD);
+    const uint16_t *xb = NULL;
+    size_t k32 = cpu_round_up(n_in ? n_in : 1, 32);
+    if (ex.k->mxfp4_bf16 && w->dtype == DTYPE_BF16) {
+        uint16_t *p = (uint16_t *)cpu_shared(&ex, (n * k32 + 1) / 2);
+        for (size_t i = 0; i < n; i++) {
+            ex.k->mxfp4_bf16->x_to_bf16(x + i * n_in, n_in, p + i * k32);
+            memset(p + i * k32 + n_in, 0, (k32 - n_in) * sizeof(uint16_t));
+        }
+        xb = p;
+    }
     struct cpu_matmul m = {
         .ex = &ex,
-        .x = cpu_pad_rows(&ex, x, n, n_in, k_pad),
+        .x = xb ? NULL : cpu_pad_rows(&ex, x, n, n_in, k_pad),
+        .xb = xb,
+        .k32 = k32,
         .n = n,
         .w = w,
         .bias = bias,
@@ -350,12 +384,8 @@ static void cpu_expert_matmul_with(const float *x, size_t n, const struct expert
         for (size_t i = 0; i < n; i++)
             simd_mxfp4_order(x + i * w->n_in, w->n_in, xo + i * w->n_in);
         m.x = xo;
-        if (ex.k->mxfp4_bf16 && f32_only) {
-            /* A copy of the table without the bf16 kernels, for this call. */
-            ex.k_f32 = *ex.k;
-            ex.k_f32.mxfp4_bf16 = NULL;
-            ex.k = &ex.k_f32;
-        }
+        if (f32_only)
+            cpu_only_f32(&ex);
         if (ex.k->mxfp4_bf16) {
             uint16_t *xb = (uint16_t *)(xo + n * w->n_in);
             ex.k->mxfp4_bf16->x_to_bf16(xo, n * w->n_in, xb);
@@ -548,6 +578,18 @@ static void cpu_add_scaled(float *y, const float *x, size_t n_elements, float sc
     backend_cpu_ref()->add_scaled(y, x, n_elements, scale);
 }
 
+static void cpu_matmul(const float *x, size_t n, const struct tensor *w, const struct tensor *bias,
+                       float *y)
+{
+    cpu_matmul_with(x, n, w, bias, y, false);
+}
+
+static void cpu_matmul_f32(const float *x, size_t n, const struct tensor *w,
+                           const struct tensor *bias, float *y)
+{
+    cpu_matmul_with(x, n, w, bias, y, true);
+}
+
 static void cpu_expert_matmul(const float *x, size_t n, const struct expert_matrix *w,
                               uint32_t expert, float *y)
 {
@@ -566,7 +608,7 @@ const struct backend_ops *backend_cpu_f32(void)
         .name = "cpu",
         .embed = cpu_embed,
         .rmsnorm = cpu_rmsnorm,
-        .matmul = cpu_matmul,
+        .matmul = cpu_matmul_f32,
         .rope = cpu_rope,
         .kv_write = cpu_kv_write,
         .attention = cpu_attention,

@@ -33,7 +33,8 @@ enum simd_isa {
     SIMD_ISA_COUNT,
 };
 
-/* MXFP4 expert products with the activations rounded to bf16 once (x_to_bf16), where the ISA
+/* Products with the activations rounded to bf16 once: the MXFP4 experts and the bf16 dense
+ * matmuls (dot_rows). For the experts: (x_to_bf16), where the ISA
  * has a bf16 dot product. An FP4 value times its power-of-two scale is exact in bf16 (for
  * scales 2..252; others are decoded through f32 and rounded) and every product of two bf16 is
  * exact in f32, so the only rounding beyond the f32 route's is that of the activations (a
@@ -52,6 +53,11 @@ struct simd_bf16_kernels {
     void (*dot)(const uint16_t *w, size_t w_stride, size_t n_w, const uint16_t *x, size_t x_stride,
                 size_t n_x, size_t k_pad, float *out, size_t out_stride);
     uint32_t few_rows; /* up to this many input rows, dot_mxfp4 beats decoding rows once */
+
+    /* bf16 weight rows of n_in values read in place (row stride w_stride) against x rounded to
+     * bf16 (x_to_bf16, rows zero-padded to a multiple of 32): the dense matmuls' products. */
+    void (*dot_rows)(const uint16_t *w, size_t w_stride, size_t n_w, size_t n_in, const uint16_t *x,
+                     size_t x_stride, size_t n_x, float *out, size_t out_stride);
 };
 
 struct simd_kernels {

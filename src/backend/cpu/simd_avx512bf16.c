@@ -224,7 +224,61 @@ static void dot_bf16x_avx512bf16(const uint16_t *w, size_t w_stride, size_t n_w,
     }
 }
 
+/* ---- bf16 weight rows read in place ----------------------------------------------------- */
+
+static inline __attribute__((always_inline)) void tile_rows_bf16(const uint16_t *w, size_t ws,
+                                                                 size_t n_in, const uint16_t *x,
+                                                                 size_t xs, float *out, size_t os,
+                                                                 const int rw, const int rx)
+{
+    __m512 acc[BF16_TILE_RW][BF16_TILE_RX];
+    for (int r = 0; r < rw; r++)
+        for (int i = 0; i < rx; i++)
+            acc[r][i] = _mm512_setzero_ps();
+    size_t k = 0;
+    for (; k + 32 <= n_in; k += 32) {
+        __m512bh xv[BF16_TILE_RX];
+        for (int i = 0; i < rx; i++)
+            xv[i] = (__m512bh)_mm512_loadu_si512(x + i * xs + k);
+        for (int r = 0; r < rw; r++) {
+            __m512bh wv = (__m512bh)_mm512_loadu_si512(w + r * ws + k);
+            for (int i = 0; i < rx; i++)
+                acc[r][i] = _mm512_dpbf16_ps(acc[r][i], wv, xv[i]);
+        }
+    }
+    if (k < n_in) {
+        /* The ragged end: masked loads read nothing past the row (x is zero-padded). */
+        __mmask32 m = (__mmask32)((1ull << (n_in - k)) - 1);
+        __m512bh xv[BF16_TILE_RX];
+        for (int i = 0; i < rx; i++)
+            xv[i] = (__m512bh)_mm512_loadu_si512(x + i * xs + k);
+        for (int r = 0; r < rw; r++) {
+            __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(m, w + r * ws + k);
+            for (int i = 0; i < rx; i++)
+                acc[r][i] = _mm512_dpbf16_ps(acc[r][i], wv, xv[i]);
+        }
+    }
+    for (int r = 0; r < rw; r++)
+        for (int i = 0; i < rx; i++)
+            out[i * os + r] = bf16_reduce(acc[r][i]);
+}
+
+static void dot_rows_avx512bf16(const uint16_t *w, size_t w_stride, size_t n_w, size_t n_in,
+                                const uint16_t *x, size_t x_stride, size_t n_x, float *out,
+                                size_t out_stride)
+{
+    for (size_t i = 0; i < n_x; i += BF16_TILE_RX) {
+        size_t rx = bf16_min(BF16_TILE_RX, n_x - i);
+        for (size_t r = 0; r < n_w; r += BF16_TILE_RW) {
+            size_t rw = bf16_min(BF16_TILE_RW, n_w - r);
+            TILE_CASES(tile_rows_bf16, w + r * w_stride, w_stride, n_in, x + i * x_stride, x_stride,
+                       out + i * out_stride + r, out_stride)
+        }
+    }
+}
+
 const struct simd_bf16_kernels simd_bf16_kernels_avx512 = {
+    .dot_rows = dot_rows_avx512bf16,
     .x_to_bf16 = x_to_bf16_avx512bf16,
     .dot_mxfp4 = dot_mxfp4_avx512bf16,
     .mxfp4_to_bf16 = mxfp4_to_bf16_avx512bf16,
