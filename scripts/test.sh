@@ -20,6 +20,12 @@ ctest --test-dir build --output-on-failure
 echo "== end-to-end tests (release)"
 GPTOSS_BIN=build/gptoss build/venv/bin/python -m pytest -q tests/e2e
 
+echo "== the model's end-to-end tests forced onto the AVX2 and portable C kernels"
+for isa in avx2 generic; do
+    GPTOSS_CPU_ISA=$isa GPTOSS_BIN=build/gptoss build/venv/bin/python -m pytest -q \
+        tests/e2e/test_model_logits.py tests/e2e/test_cli_model.py
+done
+
 echo "== unit and end-to-end tests under AddressSanitizer + UBSan"
 gptoss_build build-asan Debug -DGPTOSS_SANITIZE=address,undefined
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
