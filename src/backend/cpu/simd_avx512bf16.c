@@ -18,8 +18,9 @@
 #include <immintrin.h>
 #include <pthread.h>
 
-#define BF16_TILE_RW 4
-#define BF16_TILE_RX 4
+#define BF16_TILE_RW   4
+#define BF16_TILE_RX   4
+#define PREFETCH_BYTES 1024
 
 /* The bf16 bits of FP4 codes 0..15, twice: the lookup takes the low 5 bits of each index. */
 static const uint16_t fp4_bf16[32] = {
@@ -131,6 +132,10 @@ tile_mxfp4_bf16(const uint8_t *blocks, const uint8_t *scales, size_t n_blocks, c
         for (int i = 0; i < rx; i++)
             xv[i] = (__m512bh)_mm512_loadu_si512(x + i * xs + b * 32);
         for (int r = 0; r < rw; r++) {
+            /* Decoding is slower than memory, so the loads would wait on every miss: ask for
+             * each row's line PREFETCH_BYTES ahead while the blocks before it are worked on. */
+            if ((b & 3) == 0)
+                _mm_prefetch((const char *)blocks + ((r + rw) * n_blocks + b) * 16, _MM_HINT_T0);
             __m512bh w = (__m512bh)decode_block(blocks + (r * n_blocks + b) * 16,
                                                 scales[r * n_blocks + b], shifts);
             for (int i = 0; i < rx; i++)
