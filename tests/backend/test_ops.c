@@ -227,7 +227,7 @@ static void test_kernel_routes(void **state)
 
         /* The bf16-activation route: in-register decoding and decoded rows agree exactly, at
          * every scale (2..252 by exponent arithmetic, the rest through f32). */
-        const struct simd_bf16_kernels *kb = k->mxfp4_bf16;
+        const struct simd_bf16_kernels *kb = k->bf16;
         if (kb) {
             uint16_t *xb = malloc(n_x * 608 * sizeof(uint16_t));
             uint16_t *wbd = malloc(n_w * 608 * sizeof(uint16_t));
@@ -363,7 +363,7 @@ static void check_matmul_case(const struct matmul_case *mc)
                         for (size_t k = 0; k < n_in; k++)
                             mag += fabs(tensor_get_f32(&wt, o * n_in + k) * x[i * n_in + k]);
                         /* bf16 weights on a bf16 table: bf16 activations, as for experts. */
-                        double tol = mc->w_dtype == DTYPE_BF16 && simd_kernels()->mxfp4_bf16
+                        double tol = mc->w_dtype == DTYPE_BF16 && simd_kernels()->bf16
                                          ? 1.0 / 512 + 1e-5
                                          : 1e-5;
                         check_near(y[i * n_out + o], y_ref[i * n_out + o], mag, tol, "matmul", i,
@@ -476,7 +476,7 @@ static void check_expert_case(enum expert_format format, uint32_t n_experts, uin
                         for (uint32_t k = 0; k < n_in; k++)
                             mag += fabs(wl[(size_t)o * n_in + k] * x[i * n_in + k]);
                         /* bf16 activations: each product off by at most 2^-9 of itself. */
-                        double tol = format == EXPERT_MXFP4 && simd_kernels()->mxfp4_bf16
+                        double tol = format == EXPERT_MXFP4 && simd_kernels()->bf16
                                          ? 1.0 / 512 + 1e-5
                                          : 1e-5;
                         check_near(y[i * n_out + o], y_ref[i * n_out + o], mag, tol,

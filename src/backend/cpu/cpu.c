@@ -8,6 +8,11 @@
  * matmul takes (weights read in place for a few input rows, or converted to f32 a group of rows
  * at a time and reused for many) changes speed only, never bits.
  *
+ * On a table with bf16 kernels (avx512bf16), the MXFP4 experts and the bf16 matmuls round each
+ * input row to bf16 once per call and multiply with bf16 dot products; backend_cpu_f32() (the
+ * --dtype float32 exact mode) strips those kernels from the call's table and keeps f32. int8
+ * weights (--weights int8) are summed as exact integers against f32 rows and scaled per row.
+ *
  * The cheap ops (embed, kv_write, router_topk, swiglu, add_scaled) are the reference ones;
  * rope is the reference arithmetic with each (cos, sin) pair computed once per token instead of
  * once per head, and rmsnorm sums its squares with the vector dot.
@@ -209,8 +214,8 @@ static void cpu_matmul_task(void *arg, uint32_t task, uint32_t worker)
         const uint16_t *w = m->w->data;
         for (size_t g = r0; g < r1; g += CPU_GROUP) {
             size_t rows = r1 - g < CPU_GROUP ? r1 - g : CPU_GROUP;
-            k->mxfp4_bf16->dot_rows(w + g * n_in, n_in, rows, n_in, m->xb, m->k32, m->n, m->y + g,
-                                    m->n_out);
+            k->bf16->dot_rows(w + g * n_in, n_in, rows, n_in, m->xb, m->k32, m->n, m->y + g,
+                              m->n_out);
         }
     } else if (m->w->dtype == DTYPE_BF16 && m->n <= k->few_rows_bf16) {
         const uint16_t *w = (const uint16_t *)m->w->data + r0 * n_in;
@@ -252,10 +257,10 @@ static void cpu_matmul_task(void *arg, uint32_t task, uint32_t worker)
 /* Drops the bf16-activation kernels from this call's table (backend_cpu_f32). */
 static void cpu_only_f32(struct cpu_exec *ex)
 {
-    if (!ex->k->mxfp4_bf16)
+    if (!ex->k->bf16)
         return;
     ex->k_f32 = *ex->k;
-    ex->k_f32.mxfp4_bf16 = NULL;
+    ex->k_f32.bf16 = NULL;
     ex->k = &ex->k_f32;
 }
 
@@ -275,10 +280,10 @@ static void cpu_matmul_with(const float *x, size_t n, const struct tensor *w,
     size_t k_pad = cpu_round_up(n_in ? n_in : 1, SIMD_PAD);
     const uint16_t *xb = NULL;
     size_t k32 = cpu_round_up(n_in ? n_in : 1, 32);
-    if (ex.k->mxfp4_bf16 && w->dtype == DTYPE_BF16) {
+    if (ex.k->bf16 && w->dtype == DTYPE_BF16) {
         uint16_t *p = (uint16_t *)cpu_shared(&ex, (n * k32 + 1) / 2);
         for (size_t i = 0; i < n; i++) {
-            ex.k->mxfp4_bf16->x_to_bf16(x + i * n_in, n_in, p + i * k32);
+            ex.k->bf16->x_to_bf16(x + i * n_in, n_in, p + i * k32);
             memset(p + i * k32 + n_in, 0, (k32 - n_in) * sizeof(uint16_t));
         }
         xb = p;
@@ -307,7 +312,7 @@ static void cpu_matmul_with(const float *x, size_t n, const struct tensor *w,
 struct cpu_expert {
     struct cpu_exec *ex;
     const float *x;     /* [n][n_in]; for MXFP4 in the kernels' nibble order */
-    const uint16_t *xb; /* x rounded to bf16, where the kernels have mxfp4_bf16 */
+    const uint16_t *xb; /* x rounded to bf16, where the kernels have bf16 */
     size_t n;
     const struct expert_matrix *w;
     size_t expert;
@@ -327,7 +332,7 @@ static void cpu_expert_mxfp4_task(void *arg, uint32_t task, uint32_t worker)
     const uint8_t *blocks = m->w->blocks + (first + r0) * n_blocks * 16;
     const uint8_t *scales = m->w->scales + (first + r0) * n_blocks;
 
-    const struct simd_bf16_kernels *kb = k->mxfp4_bf16;
+    const struct simd_bf16_kernels *kb = k->bf16;
     if (kb && m->n <= kb->few_rows) {
         kb->dot_mxfp4(blocks, scales, r1 - r0, n_blocks, m->xb, n_in, m->n, m->y + r0, n_out);
     } else if (kb) {
@@ -386,9 +391,9 @@ static void cpu_expert_matmul_with(const float *x, size_t n, const struct expert
         m.x = xo;
         if (f32_only)
             cpu_only_f32(&ex);
-        if (ex.k->mxfp4_bf16) {
+        if (ex.k->bf16) {
             uint16_t *xb = (uint16_t *)(xo + n * w->n_in);
-            ex.k->mxfp4_bf16->x_to_bf16(xo, n * w->n_in, xb);
+            ex.k->bf16->x_to_bf16(xo, n * w->n_in, xb);
             m.xb = xb;
         }
         cpu_reserve_workers(&ex, (size_t)CPU_GROUP * w->n_in);

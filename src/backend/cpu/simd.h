@@ -29,20 +29,19 @@ enum simd_isa {
     SIMD_GENERIC,
     SIMD_AVX2,       /* AVX2 + FMA + F16C */
     SIMD_AVX512,     /* AVX-512 F/BW/VL (+ AVX2, FMA, F16C) */
-    SIMD_AVX512BF16, /* SIMD_AVX512 + AVX512_BF16: the experts with bf16 activations */
+    SIMD_AVX512BF16, /* SIMD_AVX512 + AVX512_BF16: products with bf16 activations */
     SIMD_ISA_COUNT,
 };
 
-/* Products with the activations rounded to bf16 once: the MXFP4 experts and the bf16 dense
- * matmuls (dot_rows). For the experts: (x_to_bf16), where the ISA
- * has a bf16 dot product. An FP4 value times its power-of-two scale is exact in bf16 (for
- * scales 2..252; others are decoded through f32 and rounded) and every product of two bf16 is
- * exact in f32, so the only rounding beyond the f32 route's is that of the activations (a
- * relative 2^-9 at most per product). Sums: one f32 accumulator vector per output, each lane
- * adding the two products of its pair of elements, blocks in ascending order, then the ISA's
- * fixed tree; dot_mxfp4 (decoding in registers) and mxfp4_to_bf16 followed by dot (decoded
- * rows) therefore give the same bits. x, the decoded rows and k_pad are in nibble order and
- * multiples of 32. */
+/* Products with the activations rounded to bf16 once (x_to_bf16), where the ISA has a bf16
+ * dot product: the MXFP4 experts and the bf16 dense matmuls (dot_rows). An FP4 value times its
+ * power-of-two scale is exact in bf16 (for scales 2..252; others are decoded through f32 and
+ * rounded) and every product of two bf16 is exact in f32, so the only rounding beyond the f32
+ * route's is that of the activations (a relative 2^-9 at most per product). Sums: one f32
+ * accumulator vector per output, each lane adding the two products of its pair of elements, blocks
+ * in ascending order, then the ISA's fixed tree; dot_mxfp4 (decoding in registers) and
+ * mxfp4_to_bf16 followed by dot (decoded rows) therefore give the same bits. For the experts x, the
+ * decoded rows and k_pad are in nibble order and multiples of 32. */
 struct simd_bf16_kernels {
     void (*x_to_bf16)(const float *x, size_t n, uint16_t *dst);
     void (*dot_mxfp4)(const uint8_t *blocks, const uint8_t *scales, size_t n_w, size_t n_blocks,
@@ -115,8 +114,9 @@ struct simd_kernels {
      * decoding a group of rows once and running dot_f32 over it (the results are the same). */
     uint32_t few_rows_bf16, few_rows_mxfp4;
 
-    /* The MXFP4 experts with bf16 activations, used instead of dot_mxfp4 when not NULL. */
-    const struct simd_bf16_kernels *mxfp4_bf16;
+    /* Products with bf16 activations, used for the MXFP4 experts (instead of dot_mxfp4) and
+     * the bf16 matmuls (instead of dot_bf16) when not NULL and the caller allows them. */
+    const struct simd_bf16_kernels *bf16;
 };
 
 /* The kernel tables; the x86 ones exist only where GPTOSS_SIMD_X86 is defined. */

@@ -1,5 +1,5 @@
-/* simd_avx512bf16.c — MXFP4 expert products with bf16 activations (AVX-512 BF16), built with
- * -mavx512f -mavx512bw -mavx512vl -mavx512bf16.
+/* simd_avx512bf16.c — weight products with bf16 activations (AVX-512 BF16): the MXFP4 experts
+ * and bf16 rows read in place. Built with -mavx512f -mavx512bw -mavx512vl -mavx512bf16.
  *
  * The avx512bf16 table is the avx512 one plus these kernels (simd.h, struct simd_bf16_kernels):
  * an FP4 value times its power-of-two scale is exact in bf16, so a weight block becomes one
@@ -9,7 +9,8 @@
  * f32 route, which decodes to f32 and needs two fused multiply-adds per block. Scales outside
  * 2..252 (whose products leave the normal range) are decoded through f32 instead; both routes
  * of the table (in registers, or decoded once to bf16 rows) call the same block decoder, so
- * they give the same bits. Only reached when simd_supported(SIMD_AVX512BF16) said yes.
+ * they give the same bits. bf16 weight rows need no decoding: dot_rows feeds them to
+ * vdpbf16ps as they are. Only reached when simd_supported(SIMD_AVX512BF16) said yes.
  */
 #include "backend/cpu/simd.h"
 
@@ -18,9 +19,8 @@
 #include <immintrin.h>
 #include <pthread.h>
 
-#define BF16_TILE_RW   4
-#define BF16_TILE_RX   4
-#define PREFETCH_BYTES 1024
+#define BF16_TILE_RW 4
+#define BF16_TILE_RX 4
 
 /* The bf16 bits of FP4 codes 0..15, twice: the lookup takes the low 5 bits of each index. */
 static const uint16_t fp4_bf16[32] = {
@@ -132,8 +132,9 @@ tile_mxfp4_bf16(const uint8_t *blocks, const uint8_t *scales, size_t n_blocks, c
         for (int i = 0; i < rx; i++)
             xv[i] = (__m512bh)_mm512_loadu_si512(x + i * xs + b * 32);
         for (int r = 0; r < rw; r++) {
-            /* Decoding is slower than memory, so the loads would wait on every miss: ask for
-             * each row's line PREFETCH_BYTES ahead while the blocks before it are worked on. */
+            /* Decoding is slower than memory, so the loads would wait on every miss: ask for the
+             * same block of the next tile's rows (one line per 4 blocks) while this one works.
+             * A prefetch past the matrix is harmless. */
             if ((b & 3) == 0)
                 _mm_prefetch((const char *)blocks + ((r + rw) * n_blocks + b) * 16, _MM_HINT_T0);
             __m512bh w = (__m512bh)decode_block(blocks + (r * n_blocks + b) * 16,

@@ -233,7 +233,7 @@ static void simd_build_avx512bf16(void)
 {
     simd_avx512bf16_table = simd_kernels_avx512;
     simd_avx512bf16_table.name = "avx512bf16";
-    simd_avx512bf16_table.mxfp4_bf16 = &simd_bf16_kernels_avx512;
+    simd_avx512bf16_table.bf16 = &simd_bf16_kernels_avx512;
 }
 #endif
 
