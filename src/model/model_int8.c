@@ -4,9 +4,10 @@
  * Decode reads every non-expert weight once per token, and in the Hub checkpoint those are
  * bf16: q/k/v/o and the unembedding are 2.4 of the 3.7 GB a gpt-oss-20b token reads. Per-row
  * int8 halves them. A row's scale is max|w| / 127 and each weight rounds to the nearest
- * multiple (|w| <= max|w|, so no clamp is needed), so the error per weight is at most half a step; the backend sums the int8 values
- * against f32 activations and multiplies by the scale once per output. The embedding, norms,
- * router, biases and sinks stay as they are (they are read a row at a time or are tiny).
+ * multiple (|w| <= max|w|, so no clamp is needed), so the error per weight is at most half a step;
+ * the backend sums the int8 values against f32 activations and multiplies by the scale once per
+ * output. The embedding, norms, router, biases and sinks stay as they are (they are read a row at a
+ * time or are tiny).
  */
 #include "model/model_internal.h"
 
