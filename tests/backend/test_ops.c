@@ -243,10 +243,10 @@ static void test_kernel_routes(void **state)
             for (size_t nw = 1; nw <= n_w; nw++) {
                 for (size_t nx = 1; nx <= n_x; nx++) {
                     kb->dot_mxfp4(blocks, sc, nw, n_blocks, xb, 608, nx, fused, n_w);
-                    kb->dot(wbd, 608, nw, xb, 608, nx, 608, viaf, n_w);
+                    kb->dot_rows(wbd, 608, nw, 608, xb, 608, nx, viaf, n_w);
                     for (size_t i = 0; i < nx; i++)
                         check_same_bits(fused + i * n_w, viaf + i * n_w, nw,
-                                        "bf16 dot_mxfp4 vs dot");
+                                        "bf16 dot_mxfp4 vs dot_rows");
                 }
             }
             /* The decoded weights are the exact values wherever they are normal numbers. */

@@ -342,7 +342,7 @@ static void cpu_expert_mxfp4_task(void *arg, uint32_t task, uint32_t worker)
             for (size_t r = 0; r < rows; r++)
                 kb->mxfp4_to_bf16(blocks + (g - r0 + r) * n_blocks * 16,
                                   scales + (g - r0 + r) * n_blocks, n_blocks, tile + r * n_in);
-            kb->dot(tile, n_in, rows, m->xb, n_in, m->n, n_in, m->y + g, n_out);
+            kb->dot_rows(tile, n_in, rows, n_in, m->xb, n_in, m->n, m->y + g, n_out);
         }
     } else if (m->n <= k->few_rows_mxfp4) {
         k->dot_mxfp4(blocks, scales, r1 - r0, n_blocks, m->x, n_in, m->n, m->y + r0, n_out);

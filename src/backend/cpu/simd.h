@@ -40,8 +40,8 @@ enum simd_isa {
  * route's is that of the activations (a relative 2^-9 at most per product). Sums: one f32
  * accumulator vector per output, each lane adding the two products of its pair of elements, blocks
  * in ascending order, then the ISA's fixed tree; dot_mxfp4 (decoding in registers) and
- * mxfp4_to_bf16 followed by dot (decoded rows) therefore give the same bits. For the experts x, the
- * decoded rows and k_pad are in nibble order and multiples of 32. */
+ * mxfp4_to_bf16 followed by dot_rows (decoded rows) therefore give the same bits. For the experts
+ * x, the decoded rows and k_pad are in nibble order and multiples of 32. */
 struct simd_bf16_kernels {
     void (*x_to_bf16)(const float *x, size_t n, uint16_t *dst);
     void (*dot_mxfp4)(const uint8_t *blocks, const uint8_t *scales, size_t n_w, size_t n_blocks,
@@ -49,8 +49,6 @@ struct simd_bf16_kernels {
                       size_t out_stride);
     void (*mxfp4_to_bf16)(const uint8_t *blocks, const uint8_t *scales, size_t n_blocks,
                           uint16_t *dst);
-    void (*dot)(const uint16_t *w, size_t w_stride, size_t n_w, const uint16_t *x, size_t x_stride,
-                size_t n_x, size_t k_pad, float *out, size_t out_stride);
     uint32_t few_rows; /* up to this many input rows, dot_mxfp4 beats decoding rows once */
 
     /* bf16 weight rows of n_in values read in place (row stride w_stride) against x rounded to

@@ -10,24 +10,13 @@
  * simd_supported(SIMD_AVX512) said yes.
  */
 #include "backend/cpu/simd.h"
+#include "backend/cpu/simd_avx512_reduce.h"
 
 #include <immintrin.h>
 
 #define AVX512_W 16
 
 /* ---- shared pieces ----------------------------------------------------------------------- */
-
-/* Halves added (lane j + lane j+8), then the AVX2 tree on the 8 sums. */
-static inline float simd_reduce_avx512(__m512 v)
-{
-    __m256 lo = _mm512_castps512_ps256(v);
-    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-    __m256 s8 = _mm256_add_ps(lo, hi);
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 static inline __m512 simd_widen16_avx512(__m256i u16)
 {

@@ -13,6 +13,7 @@
  * vdpbf16ps as they are. Only reached when simd_supported(SIMD_AVX512BF16) said yes.
  */
 #include "backend/cpu/simd.h"
+#include "backend/cpu/simd_avx512_reduce.h"
 
 #include "backend/backend.h"
 
@@ -31,18 +32,6 @@ static const uint16_t fp4_bf16[32] = {
 
 /* Entries that are not ±0, whose exponents the scale moves. */
 #define FP4_NONZERO ((__mmask32)~0x01010101u)
-
-/* Same tree as the avx512 table's reduction. */
-static inline float bf16_reduce(__m512 v)
-{
-    __m256 lo = _mm512_castps512_ps256(v);
-    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-    __m256 s8 = _mm256_add_ps(lo, hi);
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* A block whose scale takes products out of the normal range: value × 2^(s-127) in f32 (as
  * mxfp4_decode_block), then rounded to bf16. */
@@ -145,7 +134,7 @@ tile_mxfp4_bf16(const uint8_t *blocks, const uint8_t *scales, size_t n_blocks, c
     }
     for (int r = 0; r < rw; r++)
         for (int i = 0; i < rx; i++)
-            out[i * os + r] = bf16_reduce(acc[r][i]);
+            out[i * os + r] = simd_reduce_avx512(acc[r][i]);
 }
 
 #define TILE_CASES(FN, ...)                                                                        \
@@ -191,45 +180,6 @@ static void mxfp4_to_bf16_avx512bf16(const uint8_t *blocks, const uint8_t *scale
         _mm512_storeu_si512(dst + b * 32, decode_block(blocks + b * 16, scales[b], shifts));
 }
 
-/* ---- decoded bf16 rows ------------------------------------------------------------------- */
-
-static inline __attribute__((always_inline)) void
-tile_bf16_bf16(const uint16_t *w, size_t ws, const uint16_t *x, size_t xs, size_t k_pad, float *out,
-               size_t os, const int rw, const int rx)
-{
-    __m512 acc[BF16_TILE_RW][BF16_TILE_RX];
-    for (int r = 0; r < rw; r++)
-        for (int i = 0; i < rx; i++)
-            acc[r][i] = _mm512_setzero_ps();
-    for (size_t k = 0; k < k_pad; k += 32) {
-        __m512bh xv[BF16_TILE_RX];
-        for (int i = 0; i < rx; i++)
-            xv[i] = (__m512bh)_mm512_loadu_si512(x + i * xs + k);
-        for (int r = 0; r < rw; r++) {
-            __m512bh wv = (__m512bh)_mm512_loadu_si512(w + r * ws + k);
-            for (int i = 0; i < rx; i++)
-                acc[r][i] = _mm512_dpbf16_ps(acc[r][i], wv, xv[i]);
-        }
-    }
-    for (int r = 0; r < rw; r++)
-        for (int i = 0; i < rx; i++)
-            out[i * os + r] = bf16_reduce(acc[r][i]);
-}
-
-static void dot_bf16x_avx512bf16(const uint16_t *w, size_t w_stride, size_t n_w, const uint16_t *x,
-                                 size_t x_stride, size_t n_x, size_t k_pad, float *out,
-                                 size_t out_stride)
-{
-    for (size_t i = 0; i < n_x; i += BF16_TILE_RX) {
-        size_t rx = bf16_min(BF16_TILE_RX, n_x - i);
-        for (size_t r = 0; r < n_w; r += BF16_TILE_RW) {
-            size_t rw = bf16_min(BF16_TILE_RW, n_w - r);
-            TILE_CASES(tile_bf16_bf16, w + r * w_stride, w_stride, x + i * x_stride, x_stride,
-                       k_pad, out + i * out_stride + r, out_stride)
-        }
-    }
-}
-
 /* ---- bf16 weight rows read in place ----------------------------------------------------- */
 
 static inline __attribute__((always_inline)) void tile_rows_bf16(const uint16_t *w, size_t ws,
@@ -266,7 +216,7 @@ static inline __attribute__((always_inline)) void tile_rows_bf16(const uint16_t 
     }
     for (int r = 0; r < rw; r++)
         for (int i = 0; i < rx; i++)
-            out[i * os + r] = bf16_reduce(acc[r][i]);
+            out[i * os + r] = simd_reduce_avx512(acc[r][i]);
 }
 
 static void dot_rows_avx512bf16(const uint16_t *w, size_t w_stride, size_t n_w, size_t n_in,
@@ -288,6 +238,5 @@ const struct simd_bf16_kernels simd_bf16_kernels_avx512 = {
     .x_to_bf16 = x_to_bf16_avx512bf16,
     .dot_mxfp4 = dot_mxfp4_avx512bf16,
     .mxfp4_to_bf16 = mxfp4_to_bf16_avx512bf16,
-    .dot = dot_bf16x_avx512bf16,
     .few_rows = 4,
 };
