@@ -607,39 +607,24 @@ static void cpu_expert_matmul_f32(const float *x, size_t n, const struct expert_
     cpu_expert_matmul_with(x, n, w, expert, y, true);
 }
 
+/* The two tables differ only in whether the weight products may take bf16 activations. */
+#define CPU_OPS(MATMUL, EXPERT_MATMUL)                                                             \
+    {                                                                                              \
+        .name = "cpu", .embed = cpu_embed, .rmsnorm = cpu_rmsnorm, .matmul = MATMUL,               \
+        .rope = cpu_rope, .kv_write = cpu_kv_write, .attention = cpu_attention,                    \
+        .router_topk = cpu_router_topk, .expert_matmul = EXPERT_MATMUL, .swiglu = cpu_swiglu,      \
+        .add_scaled = cpu_add_scaled,                                                              \
+    }
+
 const struct backend_ops *backend_cpu_f32(void)
 {
-    static const struct backend_ops ops = {
-        .name = "cpu",
-        .embed = cpu_embed,
-        .rmsnorm = cpu_rmsnorm,
-        .matmul = cpu_matmul_f32,
-        .rope = cpu_rope,
-        .kv_write = cpu_kv_write,
-        .attention = cpu_attention,
-        .router_topk = cpu_router_topk,
-        .expert_matmul = cpu_expert_matmul_f32,
-        .swiglu = cpu_swiglu,
-        .add_scaled = cpu_add_scaled,
-    };
+    static const struct backend_ops ops = CPU_OPS(cpu_matmul_f32, cpu_expert_matmul_f32);
     return &ops;
 }
 
 const struct backend_ops *backend_cpu(void)
 {
-    static const struct backend_ops ops = {
-        .name = "cpu",
-        .embed = cpu_embed,
-        .rmsnorm = cpu_rmsnorm,
-        .matmul = cpu_matmul,
-        .rope = cpu_rope,
-        .kv_write = cpu_kv_write,
-        .attention = cpu_attention,
-        .router_topk = cpu_router_topk,
-        .expert_matmul = cpu_expert_matmul,
-        .swiglu = cpu_swiglu,
-        .add_scaled = cpu_add_scaled,
-    };
+    static const struct backend_ops ops = CPU_OPS(cpu_matmul, cpu_expert_matmul);
     return &ops;
 }
 

@@ -55,38 +55,42 @@ static void simd_bf16_to_f32_generic(const uint16_t *src, size_t n, float *dst)
         dst[k] = bf16_to_f32(src[k]);
 }
 
-static void simd_dot_bf16_generic(const uint16_t *w, size_t w_stride, size_t n_w, size_t n_in,
-                                  const float *x, size_t x_stride, size_t n_x, size_t k_pad,
-                                  float *out, size_t out_stride)
-{
-    float *row = xmalloc(k_pad * sizeof(float));
-    for (size_t r = 0; r < n_w; r++) {
-        simd_bf16_to_f32_generic(w + r * w_stride, n_in, row);
-        memset(row + n_in, 0, (k_pad - n_in) * sizeof(float));
-        for (size_t i = 0; i < n_x; i++)
-            out[i * out_stride + r] = simd_dot_pad_generic(row, x + i * x_stride, k_pad);
-    }
-    free(row);
-}
-
 static void simd_i8_to_f32_generic(const int8_t *src, size_t n, float *dst)
 {
     for (size_t k = 0; k < n; k++)
         dst[k] = (float)src[k];
 }
 
-static void simd_dot_i8_generic(const int8_t *w, size_t w_stride, size_t n_w, size_t n_in,
-                                const float *x, size_t x_stride, size_t n_x, size_t k_pad,
-                                float *out, size_t out_stride)
+/* Rows of bf16 (i8 = 0) or int8 weights, each widened to f32 once for all the input rows. */
+static void simd_dot_widened_generic(const void *w, size_t w_stride, size_t n_w, size_t n_in,
+                                     const float *x, size_t x_stride, size_t n_x, size_t k_pad,
+                                     float *out, size_t out_stride, int i8)
 {
     float *row = xmalloc(k_pad * sizeof(float));
     for (size_t r = 0; r < n_w; r++) {
-        simd_i8_to_f32_generic(w + r * w_stride, n_in, row);
+        if (i8)
+            simd_i8_to_f32_generic((const int8_t *)w + r * w_stride, n_in, row);
+        else
+            simd_bf16_to_f32_generic((const uint16_t *)w + r * w_stride, n_in, row);
         memset(row + n_in, 0, (k_pad - n_in) * sizeof(float));
         for (size_t i = 0; i < n_x; i++)
             out[i * out_stride + r] = simd_dot_pad_generic(row, x + i * x_stride, k_pad);
     }
     free(row);
+}
+
+static void simd_dot_bf16_generic(const uint16_t *w, size_t w_stride, size_t n_w, size_t n_in,
+                                  const float *x, size_t x_stride, size_t n_x, size_t k_pad,
+                                  float *out, size_t out_stride)
+{
+    simd_dot_widened_generic(w, w_stride, n_w, n_in, x, x_stride, n_x, k_pad, out, out_stride, 0);
+}
+
+static void simd_dot_i8_generic(const int8_t *w, size_t w_stride, size_t n_w, size_t n_in,
+                                const float *x, size_t x_stride, size_t n_x, size_t k_pad,
+                                float *out, size_t out_stride)
+{
+    simd_dot_widened_generic(w, w_stride, n_w, n_in, x, x_stride, n_x, k_pad, out, out_stride, 1);
 }
 
 static void simd_mxfp4_to_f32_generic(const uint8_t *blocks, const uint8_t *scales, size_t n_blocks,
