@@ -64,8 +64,10 @@ static const char usage_text[] =
     "      batched decode with B sequences per step. -p, -n and --batch take lists.\n"
     "  version\n"
     "      prints the version.\n"
-    "--dtype: auto (= bfloat16) multiplies the MXFP4 experts with bf16 activations where the\n"
-    "CPU has AVX512_BF16; float32 keeps every product in f32 (the exact mode).\n"
+    "--dtype: bfloat16 multiplies the MXFP4 experts and bf16 matrices with bf16 activations\n"
+    "where the CPU has AVX512_BF16; auto also quantises the activations of the MXFP4 experts\n"
+    "and int8 matrices to int8 (per 32 values) where it has AVX512_VNNI; float32 keeps every\n"
+    "product in f32 (the exact mode).\n"
     "--weights int8 requantises q/k/v/o and the unembedding to per-row int8 at load.\n"
     "Without --model, serve, chat, generate, info, logits and bench use the built-in demo model.\n";
 

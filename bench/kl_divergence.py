@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""kl_divergence.py — what --weights int8 and --dtype bfloat16 cost in accuracy.
+"""kl_divergence.py — what --weights int8, --dtype bfloat16 and --dtype auto cost in accuracy.
 
 Usage:
   python3 bench/kl_divergence.py --model DIR [--gptoss build/gptoss] [--prompt TEXT]
@@ -25,6 +25,8 @@ SETTINGS = [
     ("exact weights, bfloat16 activations", "exact", "bfloat16"),
     ("int8 weights, float32", "int8", "float32"),
     ("int8 weights, bfloat16 activations", "int8", "bfloat16"),
+    ("exact weights, auto (int8 activations for the experts)", "exact", "auto"),
+    ("int8 weights, auto (int8 activations for experts and int8 matrices)", "int8", "auto"),
 ]
 
 

@@ -126,9 +126,11 @@ struct gptoss_progress {
 
 /* The precision of the activations in the weight products (vLLM's --dtype). */
 enum gptoss_dtype {
-    GPTOSS_DTYPE_AUTO,     /* bfloat16, the checkpoint's own */
-    GPTOSS_DTYPE_BFLOAT16, /* the MXFP4 experts multiply bf16 activations where the CPU has a
-                              bf16 dot product (AVX512_BF16); all else stays f32 */
+    GPTOSS_DTYPE_AUTO,     /* the fastest the CPU has: bfloat16, and where it has AVX512_VNNI,
+                              the MXFP4 experts and --weights int8 matrices multiply activations
+                              quantised to int8 per 32 values (as llama.cpp's q8_0) */
+    GPTOSS_DTYPE_BFLOAT16, /* the MXFP4 experts and bf16 matrices multiply bf16 activations
+                              where the CPU has a bf16 dot product (AVX512_BF16); all else f32 */
     GPTOSS_DTYPE_FLOAT32,  /* every product in f32: the exact mode the reference tests use */
 };
 

@@ -43,6 +43,7 @@ GPTOSS_API enum gptoss_status gptoss_model_create(const char *dir,
     if (options) {
         mo.n_threads = options->n_threads;
         mo.f32_activations = options->dtype == GPTOSS_DTYPE_FLOAT32;
+        mo.bf16_activations = options->dtype == GPTOSS_DTYPE_BFLOAT16;
         mo.weights_int8 = options->weights == GPTOSS_WEIGHTS_INT8;
         if (options->progress && options->progress->fn) {
             progress.fn = api_progress;

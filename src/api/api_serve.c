@@ -45,6 +45,7 @@ GPTOSS_API enum gptoss_status gptoss_serve(const struct gptoss_serve_options *o,
     c.max_connections = o->max_connections;
     c.n_threads = o->n_threads;
     c.f32_activations = o->dtype == GPTOSS_DTYPE_FLOAT32;
+    c.bf16_activations = o->dtype == GPTOSS_DTYPE_BFLOAT16;
     c.weights_int8 = o->weights == GPTOSS_WEIGHTS_INT8;
     c.current_date = o->current_date;
     c.webui = o->webui;

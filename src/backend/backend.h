@@ -140,6 +140,13 @@ const char *backend_cpu_isa(void);
  * the bf16-activation kernels. Same threads, same ISA. */
 const struct backend_ops *backend_cpu_f32(void);
 
+/* backend_cpu() without the int8-activation kernels: bf16 activations at most. */
+const struct backend_ops *backend_cpu_bf16(void);
+
+/* Whether backend_cpu() quantises the activations of the MXFP4 experts and int8 matrices to
+ * int8 (the CPU has AVX512_VNNI). */
+bool backend_cpu_int8_activations(void);
+
 /* Sets backend_cpu()'s thread count, the caller included (0, the default: one per CPU the
  * process may run on). Takes effect at the next op; waits for an op in progress to finish. */
 void backend_cpu_set_threads(uint32_t n);

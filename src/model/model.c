@@ -41,8 +41,10 @@ enum gptoss_status model_load(const char *dir, const struct model_options *optio
     /* GPTOSS_BACKEND=ref runs the scalar oracle instead, for comparisons. */
     const char *which = getenv("GPTOSS_BACKEND");
     bool f32 = options && options->f32_activations;
+    bool bf16 = options && options->bf16_activations;
     model->ops = which && strcmp(which, "ref") == 0 ? backend_cpu_ref()
                  : f32                              ? backend_cpu_f32()
+                 : bf16                             ? backend_cpu_bf16()
                                                     : backend_cpu();
     if (options && options->n_threads)
         backend_cpu_set_threads(options->n_threads);
@@ -67,13 +69,19 @@ const char *model_backend_name(const struct model *model)
 {
     if (model->ops == backend_cpu_f32())
         return strcmp(backend_cpu_isa(), "avx512bf16") == 0 ? "cpu avx512 f32" : "cpu f32";
-    if (model->ops != backend_cpu())
+    bool int8 = model->ops == backend_cpu() && backend_cpu_int8_activations();
+    if (model->ops != backend_cpu() && model->ops != backend_cpu_bf16())
         return model->ops->name;
-    static const char *const names[] = {"cpu avx512bf16", "cpu avx512", "cpu avx2", "cpu generic"};
+    static const char *const names[][2] = {
+        {"cpu avx512bf16", "cpu avx512bf16 int8-act"},
+        {"cpu avx512", "cpu avx512 int8-act"},
+        {"cpu avx2", "cpu avx2"},
+        {"cpu generic", "cpu generic"},
+    };
     const char *isa = backend_cpu_isa();
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(names[i] + 4, isa) == 0)
-            return names[i];
+        if (strcmp(names[i][0] + 4, isa) == 0)
+            return names[i][int8];
     return "cpu";
 }
 

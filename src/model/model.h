@@ -18,9 +18,10 @@
 struct model;
 
 struct model_options {
-    uint32_t n_threads;   /* CPU threads; 0: one per available core */
-    bool f32_activations; /* backend_cpu_f32(): every product in f32 */
-    bool weights_int8;    /* q/k/v/o and the unembedding as per-row int8 (model_int8.c) */
+    uint32_t n_threads;    /* CPU threads; 0: one per available core */
+    bool f32_activations;  /* backend_cpu_f32(): every product in f32 */
+    bool bf16_activations; /* backend_cpu_bf16(): bf16 activations at most, never int8 */
+    bool weights_int8;     /* q/k/v/o and the unembedding as per-row int8 (model_int8.c) */
     const struct model_progress *progress; /* may be NULL */
 };
 

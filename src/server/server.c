@@ -424,6 +424,7 @@ static enum gptoss_status server_load(struct server *s)
     double t0 = server_now();
     struct model_options mo = {.n_threads = s->cfg.n_threads,
                                .f32_activations = s->cfg.f32_activations,
+                               .bf16_activations = s->cfg.bf16_activations,
                                .weights_int8 = s->cfg.weights_int8};
     enum gptoss_status st = model_load(s->cfg.model_dir, &mo, &s->model);
     if (st != GPTOSS_OK)

@@ -34,6 +34,7 @@ struct server_config {
     unsigned max_connections;
     uint32_t n_threads;       /* CPU threads; 0: one per available core */
     bool f32_activations;     /* every product in f32 (--dtype float32) */
+    bool bf16_activations;    /* no int8 activations (--dtype bfloat16) */
     bool weights_int8;        /* --weights int8 */
     const char *current_date; /* for the harmony system message; NULL: today */
     bool webui;               /* serve the web UI at / */

@@ -6,8 +6,9 @@
  * The property the serving layer relies on is checked bit for bit: a row's output is the same
  * when computed alone, inside a batch, with one thread or with two. Each test loops over the
  * ISAs this machine supports (simd_force), so generic, AVX2 and AVX-512 are each checked where
- * the CPU has them; the kernels' own contract (fused and decode-then-dot routes agree exactly)
- * and the thread pool are tested directly too.
+ * the CPU has them, and the matrix products under each of the backend's three precisions (f32,
+ * bf16 activations, int8 activations); the kernels' own contract (fused and decode-then-dot routes
+ * agree exactly) and the thread pool are tested directly too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,11 +24,48 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const struct backend_ops *ops, *ref;
+
+/* The fast backend's three precisions, each checked with its own tolerance. */
+enum act { ACT_F32, ACT_BF16, ACT_Q8, ACT_COUNT };
+static const char *const matmul_names[ACT_COUNT] = {"matmul f32", "matmul bf16", "matmul q8"};
+static const char *const mxfp4_names[ACT_COUNT] = {"expert mxfp4 f32", "expert mxfp4 bf16",
+                                                   "expert mxfp4 q8"};
+static const struct backend_ops *act_ops[ACT_COUNT];
+
+/* Σ_k |w_k| · max|x| over k's 32-value block / 254: the most that quantising x to int8 with one
+ * scale per block (d = max/127, rounded to nearest) moves a dot product. */
+static double q8_error(const float *w, const float *x, size_t n)
+{
+    double sum = 0;
+    for (size_t b = 0; b < n; b += 32) {
+        size_t e = b + 32 < n ? b + 32 : n;
+        double amax = 0, wsum = 0;
+        for (size_t k = b; k < e; k++) {
+            amax = fmax(amax, fabs(x[k]));
+            wsum += fabs(w[k]);
+        }
+        sum += wsum * amax / 254;
+    }
+    return sum;
+}
+
+/* The bound for one output: mag = Σ|w||x| (+|bias|), q8 = q8_error; which rounding applies
+ * depends on the table, the weights and what the ISA has. */
+static double act_bound(enum act a, bool bf16_eligible, bool q8_eligible, double mag, double q8)
+{
+    const struct simd_kernels *k = simd_kernels();
+    if (a == ACT_Q8 && q8_eligible && k->q8)
+        return q8 + 1e-5 * mag;
+    if (a >= ACT_BF16 && bf16_eligible && k->bf16)
+        return (1.0 / 512 + 1e-5) * mag; /* each product off by at most 2^-9 of itself */
+    return 1e-5 * mag;
+}
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
@@ -351,39 +389,47 @@ static void check_matmul_case(const struct matmul_case *mc)
     assert_true(y && y_ref && y_one && y_first);
     ref->matmul(x, max_n, &wt, bias, y_ref);
 
-    for (int s = 0; s < n_isas; s++) {
-        for (uint32_t threads = 1; threads <= 2; threads++) {
-            use(isas[s], threads);
-            for (size_t c = 0; c < N_ROW_COUNTS; c++) {
-                size_t n = row_counts[c];
-                ops->matmul(x, n, &wt, bias, y);
-                for (size_t i = 0; i < n; i++) {
-                    for (size_t o = 0; o < n_out; o++) {
-                        double mag = mc->bias ? fabs(tensor_get_f32(bias, o)) : 0.0;
-                        for (size_t k = 0; k < n_in; k++)
-                            mag += fabs(tensor_get_f32(&wt, o * n_in + k) * x[i * n_in + k]);
-                        /* bf16 weights on a bf16 table: bf16 activations, as for experts. */
-                        double tol = mc->w_dtype == DTYPE_BF16 && simd_kernels()->bf16
-                                         ? 1.0 / 512 + 1e-5
-                                         : 1e-5;
-                        check_near(y[i * n_out + o], y_ref[i * n_out + o], mag, tol, "matmul", i,
-                                   o);
+    float *wrow = malloc(n_in * sizeof(float));
+    assert_non_null(wrow);
+    for (int a = 0; a < ACT_COUNT; a++) {
+        ops = act_ops[a];
+        for (int s = 0; s < n_isas; s++) {
+            for (uint32_t threads = 1; threads <= 2; threads++) {
+                use(isas[s], threads);
+                for (size_t c = 0; c < N_ROW_COUNTS; c++) {
+                    size_t n = row_counts[c];
+                    ops->matmul(x, n, &wt, bias, y);
+                    for (size_t i = 0; i < n; i++) {
+                        for (size_t o = 0; o < n_out; o++) {
+                            double mag = mc->bias ? fabs(tensor_get_f32(bias, o)) : 0.0;
+                            for (size_t k = 0; k < n_in; k++) {
+                                wrow[k] = tensor_get_f32(&wt, o * n_in + k);
+                                mag += fabs(wrow[k] * x[i * n_in + k]);
+                            }
+                            /* bf16 weights take bf16 activations, int8 ones int8 activations. */
+                            double bound =
+                                act_bound(a, mc->w_dtype == DTYPE_BF16, mc->w_dtype == DTYPE_I8,
+                                          mag, q8_error(wrow, x + i * n_in, n_in));
+                            check_near(y[i * n_out + o], y_ref[i * n_out + o], bound, 1.0,
+                                       matmul_names[a], i, o);
+                        }
+                    }
+                    /* Batch invariance: each row alone gives the same bits as inside the batch. */
+                    for (size_t i = 0; i<n; i += n> 8 ? 7 : 1) {
+                        ops->matmul(x + i * n_in, 1, &wt, bias, y_one);
+                        check_same_bits(y + i * n_out, y_one, n_out, "matmul row alone vs batch");
                     }
                 }
-                /* Batch invariance: each row alone gives the same bits as inside the batch. */
-                for (size_t i = 0; i<n; i += n> 8 ? 7 : 1) {
-                    ops->matmul(x + i * n_in, 1, &wt, bias, y_one);
-                    check_same_bits(y + i * n_out, y_one, n_out, "matmul row alone vs batch");
-                }
+                /* Thread invariance: 64 rows with one thread and with two. */
+                ops->matmul(x, max_n, &wt, bias, y);
+                if (threads == 1)
+                    memcpy(y_first, y, max_n * n_out * sizeof(float));
+                else
+                    check_same_bits(y, y_first, max_n * n_out, "matmul 1 vs 2 threads");
             }
-            /* Thread invariance: 64 rows with one thread and with two. */
-            ops->matmul(x, max_n, &wt, bias, y);
-            if (threads == 1)
-                memcpy(y_first, y, max_n * n_out * sizeof(float));
-            else
-                check_same_bits(y, y_first, max_n * n_out, "matmul 1 vs 2 threads");
         }
     }
+    free(wrow);
     free(w);
     free(row_scales);
     free(bias_f);
@@ -464,36 +510,38 @@ static void check_expert_case(enum expert_format format, uint32_t n_experts, uin
     }
     ref->expert_matmul(x, max_n, &em, e, y_ref);
 
-    for (int s = 0; s < n_isas; s++) {
-        for (uint32_t threads = 1; threads <= 2; threads++) {
-            use(isas[s], threads);
-            for (size_t c = 0; c < N_ROW_COUNTS; c++) {
-                size_t n = row_counts[c];
-                ops->expert_matmul(x, n, &em, e, y);
-                for (size_t i = 0; i < n; i++) {
-                    for (uint32_t o = 0; o < n_out; o++) {
-                        double mag = fabs(tensor_get_f32(&bt, (size_t)e * n_out + o));
-                        for (uint32_t k = 0; k < n_in; k++)
-                            mag += fabs(wl[(size_t)o * n_in + k] * x[i * n_in + k]);
-                        /* bf16 activations: each product off by at most 2^-9 of itself. */
-                        double tol = format == EXPERT_MXFP4 && simd_kernels()->bf16
-                                         ? 1.0 / 512 + 1e-5
-                                         : 1e-5;
-                        check_near(y[i * n_out + o], y_ref[i * n_out + o], mag, tol,
-                                   format == EXPERT_MXFP4 ? "expert mxfp4" : "expert bf16_io", i,
-                                   o);
+    for (int a = 0; a < ACT_COUNT; a++) {
+        ops = act_ops[a];
+        for (int s = 0; s < n_isas; s++) {
+            for (uint32_t threads = 1; threads <= 2; threads++) {
+                use(isas[s], threads);
+                for (size_t c = 0; c < N_ROW_COUNTS; c++) {
+                    size_t n = row_counts[c];
+                    ops->expert_matmul(x, n, &em, e, y);
+                    for (size_t i = 0; i < n; i++) {
+                        for (uint32_t o = 0; o < n_out; o++) {
+                            double mag = fabs(tensor_get_f32(&bt, (size_t)e * n_out + o));
+                            for (uint32_t k = 0; k < n_in; k++)
+                                mag += fabs(wl[(size_t)o * n_in + k] * x[i * n_in + k]);
+                            bool mx = format == EXPERT_MXFP4;
+                            double q8 =
+                                mx ? q8_error(wl + (size_t)o * n_in, x + i * n_in, n_in) : 0;
+                            check_near(y[i * n_out + o], y_ref[i * n_out + o],
+                                       act_bound(a, mx, mx, mag, q8), 1.0,
+                                       mx ? mxfp4_names[a] : "expert bf16_io", i, o);
+                        }
+                    }
+                    for (size_t i = 0; i<n; i += n> 8 ? 7 : 1) {
+                        ops->expert_matmul(x + i * n_in, 1, &em, e, y_one);
+                        check_same_bits(y + i * n_out, y_one, n_out, "expert row alone vs batch");
                     }
                 }
-                for (size_t i = 0; i<n; i += n> 8 ? 7 : 1) {
-                    ops->expert_matmul(x + i * n_in, 1, &em, e, y_one);
-                    check_same_bits(y + i * n_out, y_one, n_out, "expert row alone vs batch");
-                }
+                ops->expert_matmul(x, max_n, &em, e, y);
+                if (threads == 1)
+                    memcpy(y_first, y, max_n * n_out * sizeof(float));
+                else
+                    check_same_bits(y, y_first, max_n * n_out, "expert 1 vs 2 threads");
             }
-            ops->expert_matmul(x, max_n, &em, e, y);
-            if (threads == 1)
-                memcpy(y_first, y, max_n * n_out * sizeof(float));
-            else
-                check_same_bits(y, y_first, max_n * n_out, "expert 1 vs 2 threads");
         }
     }
     free(blocks);
@@ -785,6 +833,9 @@ static int setup(void **state)
     (void)state;
     ops = backend_cpu();
     ref = backend_cpu_ref();
+    act_ops[ACT_F32] = backend_cpu_f32();
+    act_ops[ACT_BF16] = backend_cpu_bf16();
+    act_ops[ACT_Q8] = backend_cpu();
     return 0;
 }
 

@@ -82,7 +82,7 @@ struct cpu_exec {
     uint32_t n_workers;
     struct cpu_scratch *scratch; /* [n_workers] per worker, then one shared */
     const struct simd_kernels *k;
-    struct simd_kernels k_f32; /* k without its bf16-activation kernels, when asked for */
+    struct simd_kernels k_own; /* k without the activation kernels the call may not use */
     bool own;                  /* private fallback: scratch is ours to free */
 };
 
@@ -183,6 +183,7 @@ struct cpu_matmul {
     struct cpu_exec *ex;
     const float *x;     /* [n][k_pad], zero-padded */
     const uint16_t *xb; /* bf16 weights on a bf16 table: x as bf16, [n][k32], zero-padded */
+    const void *xq;     /* int8 weights on a q8 table: x quantised (SIMD_Q8_ROW_BYTES per row) */
     size_t k32;
     size_t n;
     const struct tensor *w, *bias;
@@ -254,18 +255,46 @@ static void cpu_matmul_task(void *arg, uint32_t task, uint32_t worker)
         cpu_add_bias(m->y, m->n, m->n_out, r0, r1, m->bias, 0);
 }
 
-/* Drops the bf16-activation kernels from this call's table (backend_cpu_f32). */
-static void cpu_only_f32(struct cpu_exec *ex)
+/* How far an op may round its activations in the weight products: the three backends. */
+enum cpu_act {
+    CPU_ACT_F32,  /* backend_cpu_f32 */
+    CPU_ACT_BF16, /* backend_cpu_bf16 */
+    CPU_ACT_Q8,   /* backend_cpu */
+};
+
+/* Drops the activation kernels this call may not use from its table. */
+static void cpu_limit(struct cpu_exec *ex, enum cpu_act act)
 {
-    if (!ex->k->bf16)
+    bool drop_q8 = act < CPU_ACT_Q8 && ex->k->q8, drop_bf16 = act < CPU_ACT_BF16 && ex->k->bf16;
+    if (!drop_q8 && !drop_bf16)
         return;
-    ex->k_f32 = *ex->k;
-    ex->k_f32.bf16 = NULL;
-    ex->k = &ex->k_f32;
+    ex->k_own = *ex->k;
+    if (drop_q8)
+        ex->k_own.q8 = NULL;
+    if (drop_bf16)
+        ex->k_own.bf16 = NULL;
+    ex->k = &ex->k_own;
+}
+
+/* int8 weights × int8 activations: tasks are ranges of rows, quantised x is shared. */
+static void cpu_matmul_q8_task(void *arg, uint32_t task, uint32_t worker)
+{
+    (void)worker;
+    const struct cpu_matmul *m = arg;
+    size_t r0 = (size_t)task * m->chunk;
+    size_t r1 = r0 + m->chunk < m->n_out ? r0 + m->chunk : m->n_out;
+    const int8_t *w = (const int8_t *)m->w->data + r0 * m->n_in;
+    m->ex->k->q8->dot_i8(w, m->n_in, r1 - r0, m->n_in, m->xq, SIMD_Q8_ROW_BYTES(m->n_in), m->n,
+                         m->y + r0, m->n_out);
+    for (size_t i = 0; i < m->n; i++)
+        for (size_t r = r0; r < r1; r++)
+            m->y[i * m->n_out + r] *= m->w->row_scales[r];
+    if (m->bias)
+        cpu_add_bias(m->y, m->n, m->n_out, r0, r1, m->bias, 0);
 }
 
 static void cpu_matmul_with(const float *x, size_t n, const struct tensor *w,
-                            const struct tensor *bias, float *y, bool f32_only)
+                            const struct tensor *bias, float *y, enum cpu_act act)
 {
     GPTOSS_ASSERT(w->n_dims == 2);
     GPTOSS_ASSERT(w->dtype == DTYPE_F32 || w->dtype == DTYPE_BF16 || w->dtype == DTYPE_I8);
@@ -275,8 +304,25 @@ static void cpu_matmul_with(const float *x, size_t n, const struct tensor *w,
         return;
     struct cpu_exec ex;
     cpu_begin(&ex);
-    if (f32_only)
-        cpu_only_f32(&ex);
+    cpu_limit(&ex, act);
+    if (ex.k->q8 && w->dtype == DTYPE_I8) {
+        size_t row = SIMD_Q8_ROW_BYTES(n_in);
+        uint8_t *xq = (uint8_t *)cpu_shared(&ex, (n * row + 3) / 4);
+        for (size_t i = 0; i < n; i++)
+            ex.k->q8->quantize_rows(x + i * n_in, n_in, xq + i * row);
+        struct cpu_matmul m = {.ex = &ex,
+                               .xq = xq,
+                               .n = n,
+                               .w = w,
+                               .bias = bias,
+                               .y = y,
+                               .n_out = n_out,
+                               .n_in = n_in};
+        uint32_t n_tasks = cpu_split(&ex, n_out, CPU_GROUP, &m.chunk);
+        threadpool_run(ex.pool, n_tasks, cpu_matmul_q8_task, &m);
+        cpu_end(&ex);
+        return;
+    }
     size_t k_pad = cpu_round_up(n_in ? n_in : 1, SIMD_PAD);
     const uint16_t *xb = NULL;
     size_t k32 = cpu_round_up(n_in ? n_in : 1, 32);
@@ -313,6 +359,7 @@ struct cpu_expert {
     struct cpu_exec *ex;
     const float *x;     /* [n][n_in]; for MXFP4 in the kernels' nibble order */
     const uint16_t *xb; /* x rounded to bf16, where the kernels have bf16 */
+    const void *xq;     /* x quantised to int8 (SIMD_Q8_MXFP4_BYTES per row), where allowed */
     size_t n;
     const struct expert_matrix *w;
     size_t expert;
@@ -333,7 +380,10 @@ static void cpu_expert_mxfp4_task(void *arg, uint32_t task, uint32_t worker)
     const uint8_t *scales = m->w->scales + (first + r0) * n_blocks;
 
     const struct simd_bf16_kernels *kb = k->bf16;
-    if (kb && m->n <= kb->few_rows) {
+    if (m->xq) {
+        k->q8->dot_mxfp4(blocks, scales, r1 - r0, n_blocks, m->xq, SIMD_Q8_MXFP4_BYTES(n_in), m->n,
+                         m->y + r0, n_out);
+    } else if (kb && m->n <= kb->few_rows) {
         kb->dot_mxfp4(blocks, scales, r1 - r0, n_blocks, m->xb, n_in, m->n, m->y + r0, n_out);
     } else if (kb) {
         uint16_t *tile = (uint16_t *)m->ex->scratch[worker].data; /* [CPU_GROUP][n_in] */
@@ -373,7 +423,7 @@ static void cpu_expert_io_task(void *arg, uint32_t task, uint32_t worker)
 }
 
 static void cpu_expert_matmul_with(const float *x, size_t n, const struct expert_matrix *w,
-                                   uint32_t expert, float *y, bool f32_only)
+                                   uint32_t expert, float *y, enum cpu_act act)
 {
     GPTOSS_ASSERT(expert < w->n_experts);
     if (n == 0 || w->n_out == 0)
@@ -384,13 +434,23 @@ static void cpu_expert_matmul_with(const float *x, size_t n, const struct expert
     uint32_t n_tasks;
     if (w->format == EXPERT_MXFP4) {
         GPTOSS_ASSERT(w->n_in % 32 == 0);
+        cpu_limit(&ex, act);
+        if (ex.k->q8) {
+            size_t row = SIMD_Q8_MXFP4_BYTES(w->n_in);
+            uint8_t *xq = (uint8_t *)cpu_shared(&ex, (n * row + 3) / 4);
+            for (size_t i = 0; i < n; i++)
+                ex.k->q8->quantize_mxfp4(x + i * w->n_in, w->n_in, xq + i * row);
+            m.xq = xq;
+            n_tasks = cpu_split(&ex, w->n_out, CPU_GROUP, &m.chunk);
+            threadpool_run(ex.pool, n_tasks, cpu_expert_mxfp4_task, &m);
+            cpu_end(&ex);
+            return;
+        }
         /* Room for x in nibble order and, after it, its bf16 copy. */
         float *xo = cpu_shared(&ex, n * w->n_in + (n * w->n_in + 1) / 2);
         for (size_t i = 0; i < n; i++)
             simd_mxfp4_order(x + i * w->n_in, w->n_in, xo + i * w->n_in);
         m.x = xo;
-        if (f32_only)
-            cpu_only_f32(&ex);
         if (ex.k->bf16) {
             uint16_t *xb = (uint16_t *)(xo + n * w->n_in);
             ex.k->bf16->x_to_bf16(xo, n * w->n_in, xb);
@@ -586,25 +646,37 @@ static void cpu_add_scaled(float *y, const float *x, size_t n_elements, float sc
 static void cpu_matmul(const float *x, size_t n, const struct tensor *w, const struct tensor *bias,
                        float *y)
 {
-    cpu_matmul_with(x, n, w, bias, y, false);
+    cpu_matmul_with(x, n, w, bias, y, CPU_ACT_Q8);
 }
 
 static void cpu_matmul_f32(const float *x, size_t n, const struct tensor *w,
                            const struct tensor *bias, float *y)
 {
-    cpu_matmul_with(x, n, w, bias, y, true);
+    cpu_matmul_with(x, n, w, bias, y, CPU_ACT_F32);
+}
+
+static void cpu_matmul_bf16(const float *x, size_t n, const struct tensor *w,
+                            const struct tensor *bias, float *y)
+{
+    cpu_matmul_with(x, n, w, bias, y, CPU_ACT_BF16);
 }
 
 static void cpu_expert_matmul(const float *x, size_t n, const struct expert_matrix *w,
                               uint32_t expert, float *y)
 {
-    cpu_expert_matmul_with(x, n, w, expert, y, false);
+    cpu_expert_matmul_with(x, n, w, expert, y, CPU_ACT_Q8);
 }
 
 static void cpu_expert_matmul_f32(const float *x, size_t n, const struct expert_matrix *w,
                                   uint32_t expert, float *y)
 {
-    cpu_expert_matmul_with(x, n, w, expert, y, true);
+    cpu_expert_matmul_with(x, n, w, expert, y, CPU_ACT_F32);
+}
+
+static void cpu_expert_matmul_bf16(const float *x, size_t n, const struct expert_matrix *w,
+                                   uint32_t expert, float *y)
+{
+    cpu_expert_matmul_with(x, n, w, expert, y, CPU_ACT_BF16);
 }
 
 /* The two tables differ only in whether the weight products may take bf16 activations. */
@@ -622,10 +694,21 @@ const struct backend_ops *backend_cpu_f32(void)
     return &ops;
 }
 
+const struct backend_ops *backend_cpu_bf16(void)
+{
+    static const struct backend_ops ops = CPU_OPS(cpu_matmul_bf16, cpu_expert_matmul_bf16);
+    return &ops;
+}
+
 const struct backend_ops *backend_cpu(void)
 {
     static const struct backend_ops ops = CPU_OPS(cpu_matmul, cpu_expert_matmul);
     return &ops;
+}
+
+bool backend_cpu_int8_activations(void)
+{
+    return simd_kernels()->q8 != NULL;
 }
 
 const char *backend_cpu_isa(void)

@@ -57,6 +57,30 @@ struct simd_bf16_kernels {
                      size_t x_stride, size_t n_x, float *out, size_t out_stride);
 };
 
+/* Products with the activations quantised to int8 once per call, one scale d = max|x|/127 per
+ * 32 values (llama.cpp's q8_0), summed in exact integers with an int8 dot product (VNNI): the
+ * MXFP4 experts and the int8 matrices. Besides the activations' rounding (at most d/2 per value),
+ * each 32-value block's sum is rounded once to f32 and multiplied by its two scales; weight
+ * blocks with an E8M0 scale of 0 count as 0 (they are below 2^-120). A quantised row is a run of
+ * 64-byte aligned groups, each the int8 values, then int32 offsets and f32 scales the kernels
+ * load as vectors:
+ *   MXFP4 (quantize_mxfp4, from x in its natural order): per 4 blocks of 32, 256 bytes: the even
+ *   elements of the 4 blocks (64 bytes), the odd ones (64), 16 int32, 16 f32;
+ *   rows (quantize_rows): per 64 values, 192 bytes: the values, 16 int32, 16 f32.
+ * Tails are zero-padded to whole groups. Row buffers must be 64-byte aligned. */
+#define SIMD_Q8_MXFP4_BYTES(n) (((n) / 32 + 3) / 4 * 256)
+#define SIMD_Q8_ROW_BYTES(n)   (((n) + 63) / 64 * 192)
+
+struct simd_q8_kernels {
+    void (*quantize_mxfp4)(const float *x, size_t n, void *dst); /* n a multiple of 32 */
+    void (*dot_mxfp4)(const uint8_t *blocks, const uint8_t *scales, size_t n_w, size_t n_blocks,
+                      const void *xq, size_t xq_stride, size_t n_x, float *out, size_t out_stride);
+    void (*quantize_rows)(const float *x, size_t n, void *dst);
+    /* Σ w x for int8 rows of n_in values (row stride w_stride); the caller applies row scales. */
+    void (*dot_i8)(const int8_t *w, size_t w_stride, size_t n_w, size_t n_in, const void *xq,
+                   size_t xq_stride, size_t n_x, float *out, size_t out_stride);
+};
+
 struct simd_kernels {
     const char *name;
 
@@ -115,6 +139,9 @@ struct simd_kernels {
     /* Products with bf16 activations, used for the MXFP4 experts (instead of dot_mxfp4) and
      * the bf16 matmuls (instead of dot_bf16) when not NULL and the caller allows them. */
     const struct simd_bf16_kernels *bf16;
+
+    /* Products with int8 activations, where the CPU has them and the caller allows them. */
+    const struct simd_q8_kernels *q8;
 };
 
 /* The kernel tables; the x86 ones exist only where GPTOSS_SIMD_X86 is defined. */
@@ -122,6 +149,7 @@ extern const struct simd_kernels simd_kernels_generic;
 extern const struct simd_kernels simd_kernels_avx2;
 extern const struct simd_kernels simd_kernels_avx512;
 extern const struct simd_bf16_kernels simd_bf16_kernels_avx512;
+extern const struct simd_q8_kernels simd_q8_kernels_avx512vnni;
 
 /* Whether this build and this CPU can run `isa`'s kernels. */
 bool simd_supported(enum simd_isa isa);

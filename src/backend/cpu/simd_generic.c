@@ -231,11 +231,22 @@ bool simd_supported(enum simd_isa isa)
 }
 
 #ifdef GPTOSS_SIMD_X86
-static struct simd_kernels simd_avx512bf16_table;
-
-static void simd_build_avx512bf16(void)
+/* CPUID leaf 7 subleaf 0, ECX bit 11: AVX512_VNNI (the int8-activation kernels). */
+static bool simd_has_vnni(void)
 {
-    simd_avx512bf16_table = simd_kernels_avx512;
+    unsigned eax, ebx, ecx, edx;
+    return simd_supported(SIMD_AVX512) && __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) &&
+           (ecx & (1u << 11));
+}
+
+static struct simd_kernels simd_avx512_table, simd_avx512bf16_table;
+
+static void simd_build_avx512(void)
+{
+    simd_avx512_table = simd_kernels_avx512;
+    if (simd_has_vnni())
+        simd_avx512_table.q8 = &simd_q8_kernels_avx512vnni;
+    simd_avx512bf16_table = simd_avx512_table;
     simd_avx512bf16_table.name = "avx512bf16";
     simd_avx512bf16_table.bf16 = &simd_bf16_kernels_avx512;
 }
@@ -246,12 +257,13 @@ static const struct simd_kernels *simd_table(enum simd_isa isa)
     switch (isa) {
 #ifdef GPTOSS_SIMD_X86
     case SIMD_AVX2: return &simd_kernels_avx2;
-    case SIMD_AVX512: return &simd_kernels_avx512;
+    case SIMD_AVX512:
     case SIMD_AVX512BF16: {
-        /* The avx512 table with the bf16-activation experts; built once, never changed after. */
+        /* The avx512 table with the int8-activation kernels where the CPU has VNNI, and the
+         * avx512bf16 one with the bf16-activation kernels too; built once, never changed after. */
         static pthread_once_t once = PTHREAD_ONCE_INIT;
-        pthread_once(&once, simd_build_avx512bf16);
-        return &simd_avx512bf16_table;
+        pthread_once(&once, simd_build_avx512);
+        return isa == SIMD_AVX512 ? &simd_avx512_table : &simd_avx512bf16_table;
     }
 #endif
     default: return &simd_kernels_generic;
