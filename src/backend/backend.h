@@ -124,13 +124,13 @@ const struct backend_ops *backend_cpu_ref(void);
 
 /* The fast CPU backend: SIMD kernels chosen at run time (AVX-512, AVX2 or portable C; the
  * environment variable GPTOSS_CPU_ISA=generic|avx2|avx512|avx512bf16 overrides the choice, read
- * once) and
- * a thread pool for matmul, the experts and attention. A row's results are bit-identical
- * whatever the other rows of the call, n and the thread count; they differ from
- * backend_cpu_ref()'s by rounding only, which includes rounding the MXFP4 experts' activations
- * to bf16 where the CPU has a bf16 dot product (avx512bf16; backend_cpu_f32() never does). Its
- * ops are meant to be called from one thread at a
- * time (a concurrent call still works, single-threaded). */
+ * once) and a thread pool for matmul, the experts and attention. A row's results are
+ * bit-identical whatever the other rows of the call, n and the thread count; they differ from
+ * backend_cpu_ref()'s by rounding only, which includes rounding activations: to bf16 for the
+ * MXFP4 experts and bf16 matrices where the CPU has a bf16 dot product (avx512bf16), and to int8
+ * per 32 values for the MXFP4 experts and int8 matrices where it has AVX512_VNNI. Its ops are
+ * meant to be called from one thread at a time (a concurrent call still works,
+ * single-threaded). */
 const struct backend_ops *backend_cpu(void);
 
 /* The kernel set backend_cpu() runs: "avx512bf16", "avx512", "avx2" or "generic". */

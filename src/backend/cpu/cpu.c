@@ -9,9 +9,12 @@
  * at a time and reused for many) changes speed only, never bits.
  *
  * On a table with bf16 kernels (avx512bf16), the MXFP4 experts and the bf16 matmuls round each
- * input row to bf16 once per call and multiply with bf16 dot products; backend_cpu_f32() (the
- * --dtype float32 exact mode) strips those kernels from the call's table and keeps f32. int8
- * weights (--weights int8) are summed as exact integers against f32 rows and scaled per row.
+ * input row to bf16 once per call and multiply with bf16 dot products. On a table with int8
+ * kernels (AVX512_VNNI), backend_cpu() instead quantises the rows entering the MXFP4 experts and
+ * the int8 matrices (--weights int8) to int8 per 32 values and sums exact integers per block.
+ * backend_cpu_bf16() (--dtype bfloat16) strips the int8 kernels from the call's table and
+ * backend_cpu_f32() (--dtype float32, the exact mode) both; int8 weights are then summed as
+ * exact integers against f32 rows and scaled per row.
  *
  * The cheap ops (embed, kv_write, router_topk, swiglu, add_scaled) are the reference ones;
  * rope is the reference arithmetic with each (cos, sin) pair computed once per token instead of
@@ -201,6 +204,17 @@ static void cpu_add_bias(float *y, size_t n, size_t y_stride, size_t r0, size_t 
     }
 }
 
+/* Rows r0..r1 of every output: the int8 rows' scales (their kernels sum the integers), the bias. */
+static void cpu_matmul_finish(const struct cpu_matmul *m, size_t r0, size_t r1)
+{
+    if (m->w->dtype == DTYPE_I8)
+        for (size_t i = 0; i < m->n; i++)
+            for (size_t r = r0; r < r1; r++)
+                m->y[i * m->n_out + r] *= m->w->row_scales[r];
+    if (m->bias)
+        cpu_add_bias(m->y, m->n, m->n_out, r0, r1, m->bias, 0);
+}
+
 static void cpu_matmul_task(void *arg, uint32_t task, uint32_t worker)
 {
     const struct cpu_matmul *m = arg;
@@ -247,12 +261,7 @@ static void cpu_matmul_task(void *arg, uint32_t task, uint32_t worker)
             k->dot_f32(wg, k_pad, rows, m->x, k_pad, m->n, k_pad, m->y + g, m->n_out);
         }
     }
-    if (m->w->dtype == DTYPE_I8) /* Σ w x over the int8 values, then the row's scale */
-        for (size_t i = 0; i < m->n; i++)
-            for (size_t r = r0; r < r1; r++)
-                m->y[i * m->n_out + r] *= m->w->row_scales[r];
-    if (m->bias)
-        cpu_add_bias(m->y, m->n, m->n_out, r0, r1, m->bias, 0);
+    cpu_matmul_finish(m, r0, r1);
 }
 
 /* How far an op may round its activations in the weight products: the three backends. */
@@ -286,11 +295,7 @@ static void cpu_matmul_q8_task(void *arg, uint32_t task, uint32_t worker)
     const int8_t *w = (const int8_t *)m->w->data + r0 * m->n_in;
     m->ex->k->q8->dot_i8(w, m->n_in, r1 - r0, m->n_in, m->xq, SIMD_Q8_ROW_BYTES(m->n_in), m->n,
                          m->y + r0, m->n_out);
-    for (size_t i = 0; i < m->n; i++)
-        for (size_t r = r0; r < r1; r++)
-            m->y[i * m->n_out + r] *= m->w->row_scales[r];
-    if (m->bias)
-        cpu_add_bias(m->y, m->n, m->n_out, r0, r1, m->bias, 0);
+    cpu_matmul_finish(m, r0, r1);
 }
 
 static void cpu_matmul_with(const float *x, size_t n, const struct tensor *w,

@@ -144,6 +144,28 @@ struct simd_kernels {
     const struct simd_q8_kernels *q8;
 };
 
+/* Calls FN(..., rw, rx) with rw and rx (1..4 each, from variables of those names) as constants,
+ * so that a tile function inlined into each case keeps its accumulators in registers. */
+#define SIMD_TILE_CASES(FN, ...)                                                                   \
+    switch (rw * 8 + rx) {                                                                         \
+    case 4 * 8 + 4: FN(__VA_ARGS__, 4, 4); break;                                                  \
+    case 4 * 8 + 3: FN(__VA_ARGS__, 4, 3); break;                                                  \
+    case 4 * 8 + 2: FN(__VA_ARGS__, 4, 2); break;                                                  \
+    case 4 * 8 + 1: FN(__VA_ARGS__, 4, 1); break;                                                  \
+    case 3 * 8 + 4: FN(__VA_ARGS__, 3, 4); break;                                                  \
+    case 3 * 8 + 3: FN(__VA_ARGS__, 3, 3); break;                                                  \
+    case 3 * 8 + 2: FN(__VA_ARGS__, 3, 2); break;                                                  \
+    case 3 * 8 + 1: FN(__VA_ARGS__, 3, 1); break;                                                  \
+    case 2 * 8 + 4: FN(__VA_ARGS__, 2, 4); break;                                                  \
+    case 2 * 8 + 3: FN(__VA_ARGS__, 2, 3); break;                                                  \
+    case 2 * 8 + 2: FN(__VA_ARGS__, 2, 2); break;                                                  \
+    case 2 * 8 + 1: FN(__VA_ARGS__, 2, 1); break;                                                  \
+    case 1 * 8 + 4: FN(__VA_ARGS__, 1, 4); break;                                                  \
+    case 1 * 8 + 3: FN(__VA_ARGS__, 1, 3); break;                                                  \
+    case 1 * 8 + 2: FN(__VA_ARGS__, 1, 2); break;                                                  \
+    default: FN(__VA_ARGS__, 1, 1); break;                                                         \
+    }
+
 /* The kernel tables; the x86 ones exist only where GPTOSS_SIMD_X86 is defined. */
 extern const struct simd_kernels simd_kernels_generic;
 extern const struct simd_kernels simd_kernels_avx2;

@@ -137,26 +137,6 @@ tile_mxfp4_bf16(const uint8_t *blocks, const uint8_t *scales, size_t n_blocks, c
             out[i * os + r] = simd_reduce_avx512(acc[r][i]);
 }
 
-#define TILE_CASES(FN, ...)                                                                        \
-    switch (rw * 8 + rx) {                                                                         \
-    case 4 * 8 + 4: FN(__VA_ARGS__, 4, 4); break;                                                  \
-    case 4 * 8 + 3: FN(__VA_ARGS__, 4, 3); break;                                                  \
-    case 4 * 8 + 2: FN(__VA_ARGS__, 4, 2); break;                                                  \
-    case 4 * 8 + 1: FN(__VA_ARGS__, 4, 1); break;                                                  \
-    case 3 * 8 + 4: FN(__VA_ARGS__, 3, 4); break;                                                  \
-    case 3 * 8 + 3: FN(__VA_ARGS__, 3, 3); break;                                                  \
-    case 3 * 8 + 2: FN(__VA_ARGS__, 3, 2); break;                                                  \
-    case 3 * 8 + 1: FN(__VA_ARGS__, 3, 1); break;                                                  \
-    case 2 * 8 + 4: FN(__VA_ARGS__, 2, 4); break;                                                  \
-    case 2 * 8 + 3: FN(__VA_ARGS__, 2, 3); break;                                                  \
-    case 2 * 8 + 2: FN(__VA_ARGS__, 2, 2); break;                                                  \
-    case 2 * 8 + 1: FN(__VA_ARGS__, 2, 1); break;                                                  \
-    case 1 * 8 + 4: FN(__VA_ARGS__, 1, 4); break;                                                  \
-    case 1 * 8 + 3: FN(__VA_ARGS__, 1, 3); break;                                                  \
-    case 1 * 8 + 2: FN(__VA_ARGS__, 1, 2); break;                                                  \
-    default: FN(__VA_ARGS__, 1, 1); break;                                                         \
-    }
-
 static void dot_mxfp4_avx512bf16(const uint8_t *blocks, const uint8_t *scales, size_t n_w,
                                  size_t n_blocks, const uint16_t *x, size_t x_stride, size_t n_x,
                                  float *out, size_t out_stride)
@@ -165,8 +145,9 @@ static void dot_mxfp4_avx512bf16(const uint8_t *blocks, const uint8_t *scales, s
         size_t rw = bf16_min(BF16_TILE_RW, n_w - r);
         for (size_t i = 0; i < n_x; i += BF16_TILE_RX) {
             size_t rx = bf16_min(BF16_TILE_RX, n_x - i);
-            TILE_CASES(tile_mxfp4_bf16, blocks + r * n_blocks * 16, scales + r * n_blocks, n_blocks,
-                       x + i * x_stride, x_stride, out + i * out_stride + r, out_stride)
+            SIMD_TILE_CASES(tile_mxfp4_bf16, blocks + r * n_blocks * 16, scales + r * n_blocks,
+                            n_blocks, x + i * x_stride, x_stride, out + i * out_stride + r,
+                            out_stride)
         }
     }
 }
@@ -227,8 +208,8 @@ static void dot_rows_avx512bf16(const uint16_t *w, size_t w_stride, size_t n_w, 
         size_t rx = bf16_min(BF16_TILE_RX, n_x - i);
         for (size_t r = 0; r < n_w; r += BF16_TILE_RW) {
             size_t rw = bf16_min(BF16_TILE_RW, n_w - r);
-            TILE_CASES(tile_rows_bf16, w + r * w_stride, w_stride, n_in, x + i * x_stride, x_stride,
-                       out + i * out_stride + r, out_stride)
+            SIMD_TILE_CASES(tile_rows_bf16, w + r * w_stride, w_stride, n_in, x + i * x_stride,
+                            x_stride, out + i * out_stride + r, out_stride)
         }
     }
 }

@@ -193,26 +193,6 @@ tile_mxfp4_q8(const uint8_t *blocks, const uint8_t *scales, size_t n_blocks, con
             out[i * os + r] = simd_reduce_avx512(acc[r][i]);
 }
 
-#define Q8_TILE_CASES(FN, ...)                                                                     \
-    switch (rw * 8 + rx) {                                                                         \
-    case 4 * 8 + 4: FN(__VA_ARGS__, 4, 4); break;                                                  \
-    case 4 * 8 + 3: FN(__VA_ARGS__, 4, 3); break;                                                  \
-    case 4 * 8 + 2: FN(__VA_ARGS__, 4, 2); break;                                                  \
-    case 4 * 8 + 1: FN(__VA_ARGS__, 4, 1); break;                                                  \
-    case 3 * 8 + 4: FN(__VA_ARGS__, 3, 4); break;                                                  \
-    case 3 * 8 + 3: FN(__VA_ARGS__, 3, 3); break;                                                  \
-    case 3 * 8 + 2: FN(__VA_ARGS__, 3, 2); break;                                                  \
-    case 3 * 8 + 1: FN(__VA_ARGS__, 3, 1); break;                                                  \
-    case 2 * 8 + 4: FN(__VA_ARGS__, 2, 4); break;                                                  \
-    case 2 * 8 + 3: FN(__VA_ARGS__, 2, 3); break;                                                  \
-    case 2 * 8 + 2: FN(__VA_ARGS__, 2, 2); break;                                                  \
-    case 2 * 8 + 1: FN(__VA_ARGS__, 2, 1); break;                                                  \
-    case 1 * 8 + 4: FN(__VA_ARGS__, 1, 4); break;                                                  \
-    case 1 * 8 + 3: FN(__VA_ARGS__, 1, 3); break;                                                  \
-    case 1 * 8 + 2: FN(__VA_ARGS__, 1, 2); break;                                                  \
-    default: FN(__VA_ARGS__, 1, 1); break;                                                         \
-    }
-
 static void dot_mxfp4_q8(const uint8_t *blocks, const uint8_t *scales, size_t n_w, size_t n_blocks,
                          const void *xq, size_t xq_stride, size_t n_x, float *out,
                          size_t out_stride)
@@ -224,9 +204,9 @@ static void dot_mxfp4_q8(const uint8_t *blocks, const uint8_t *scales, size_t n_
         size_t rw = q8_min(tile_rw, n_w - r);
         for (size_t i = 0; i < n_x; i += Q8_TILE_RX) {
             size_t rx = q8_min(Q8_TILE_RX, n_x - i);
-            Q8_TILE_CASES(tile_mxfp4_q8, blocks + r * n_blocks * 16, scales + r * n_blocks,
-                          n_blocks, (const uint8_t *)xq + i * xq_stride, xq_stride,
-                          out + i * out_stride + r, out_stride)
+            SIMD_TILE_CASES(tile_mxfp4_q8, blocks + r * n_blocks * 16, scales + r * n_blocks,
+                            n_blocks, (const uint8_t *)xq + i * xq_stride, xq_stride,
+                            out + i * out_stride + r, out_stride)
         }
     }
 }
@@ -270,9 +250,9 @@ static void dot_i8_q8(const int8_t *w, size_t w_stride, size_t n_w, size_t n_in,
         size_t rx = q8_min(Q8_TILE_RX, n_x - i);
         for (size_t r = 0; r < n_w; r += tile_rw) {
             size_t rw = q8_min(tile_rw, n_w - r);
-            Q8_TILE_CASES(tile_i8_q8, w + r * w_stride, w_stride, n_in,
-                          (const uint8_t *)xq + i * xq_stride, xq_stride, out + i * out_stride + r,
-                          out_stride)
+            SIMD_TILE_CASES(tile_i8_q8, w + r * w_stride, w_stride, n_in,
+                            (const uint8_t *)xq + i * xq_stride, xq_stride,
+                            out + i * out_stride + r, out_stride)
         }
     }
 }
