@@ -350,6 +350,61 @@ static void test_kernel_routes(void **state)
     free(viaf);
 }
 
+/* ---- the driver of the matrix-product tests ------------------------------------------------ */
+
+/* One product under test: run() computes n rows of it with the current `ops`; check() compares
+ * one output with the reference under precision a (x_row: that output's input row). */
+struct product_case {
+    const char *name;
+    size_t n_in, n_out;
+    void (*run)(const void *ctx, const float *x, size_t n, float *y);
+    void (*check)(const void *ctx, enum act a, const float *x_row, size_t i, size_t o, float got,
+                  float want);
+    const void *ctx;
+};
+
+/* Every precision, ISA and thread count: outputs near y_ref (64 rows of x), a row alone the same
+ * bits as inside a batch, and one thread the same bits as two. */
+static void check_product(const struct product_case *pc, const float *x, const float *y_ref)
+{
+    size_t n_in = pc->n_in, n_out = pc->n_out, max_n = 64;
+    float *y = malloc(max_n * n_out * sizeof(float));
+    float *y_one = malloc(n_out * sizeof(float));
+    float *y_first = malloc(max_n * n_out * sizeof(float));
+    assert_true(y && y_one && y_first);
+    char batch_what[64], thread_what[64];
+    snprintf(batch_what, sizeof(batch_what), "%s row alone vs batch", pc->name);
+    snprintf(thread_what, sizeof(thread_what), "%s 1 vs 2 threads", pc->name);
+    for (int a = 0; a < ACT_COUNT; a++) {
+        ops = act_ops[a];
+        for (int s = 0; s < n_isas; s++) {
+            for (uint32_t threads = 1; threads <= 2; threads++) {
+                use(isas[s], threads);
+                for (size_t c = 0; c < N_ROW_COUNTS; c++) {
+                    size_t n = row_counts[c];
+                    pc->run(pc->ctx, x, n, y);
+                    for (size_t i = 0; i < n; i++)
+                        for (size_t o = 0; o < n_out; o++)
+                            pc->check(pc->ctx, (enum act)a, x + i * n_in, i, o, y[i * n_out + o],
+                                      y_ref[i * n_out + o]);
+                    for (size_t i = 0; i<n; i += n> 8 ? 7 : 1) {
+                        pc->run(pc->ctx, x + i * n_in, 1, y_one);
+                        check_same_bits(y + i * n_out, y_one, n_out, batch_what);
+                    }
+                }
+                pc->run(pc->ctx, x, max_n, y);
+                if (threads == 1)
+                    memcpy(y_first, y, max_n * n_out * sizeof(float));
+                else
+                    check_same_bits(y, y_first, max_n * n_out, thread_what);
+            }
+        }
+    }
+    free(y);
+    free(y_one);
+    free(y_first);
+}
+
 /* ---- matmul -------------------------------------------------------------------------------- */
 
 struct matmul_case {
@@ -357,6 +412,35 @@ struct matmul_case {
     int bias; /* 0 none, 1 F32, 2 BF16 */
     size_t n_out, n_in;
 };
+
+struct matmul_ctx {
+    const struct matmul_case *mc;
+    const struct tensor *w, *bias;
+    float *wrow; /* [n_in] scratch: one logical weight row */
+};
+
+static void matmul_run(const void *ctx, const float *x, size_t n, float *y)
+{
+    const struct matmul_ctx *m = ctx;
+    ops->matmul(x, n, m->w, m->bias, y);
+}
+
+static void matmul_check(const void *ctx, enum act a, const float *x_row, size_t i, size_t o,
+                         float got, float want)
+{
+    const struct matmul_ctx *m = ctx;
+    size_t n_in = m->mc->n_in;
+    double mag = m->bias ? fabs(tensor_get_f32(m->bias, o)) : 0.0;
+    for (size_t k = 0; k < n_in; k++) {
+        m->wrow[k] = tensor_get_f32(m->w, o * n_in + k);
+        mag += fabs(m->wrow[k] * x_row[k]);
+    }
+    /* bf16 weights take bf16 activations, int8 ones int8 activations. */
+    enum dtype dt = m->mc->w_dtype;
+    double bound =
+        act_bound(a, dt == DTYPE_BF16, dt == DTYPE_I8, mag, q8_error(m->wrow, x_row, n_in));
+    check_near(got, want, bound, 1.0, matmul_names[a], i, o);
+}
 
 static void check_matmul_case(const struct matmul_case *mc)
 {
@@ -382,63 +466,26 @@ static void check_matmul_case(const struct matmul_case *mc)
         mc->bias == 2 ? tensor_1d(DTYPE_BF16, bias_b, n_out) : tensor_1d(DTYPE_F32, bias_f, n_out);
     const struct tensor *bias = mc->bias ? &bt : NULL;
     float *x = random_floats(max_n * n_in, -1.0f, 1.0f);
-    float *y = malloc(max_n * n_out * sizeof(float));
     float *y_ref = malloc(max_n * n_out * sizeof(float));
-    float *y_one = malloc(n_out * sizeof(float));
-    float *y_first = malloc(max_n * n_out * sizeof(float));
-    assert_true(y && y_ref && y_one && y_first);
+    float *wrow = malloc(n_in * sizeof(float));
+    assert_true(y_ref && wrow);
     ref->matmul(x, max_n, &wt, bias, y_ref);
 
-    float *wrow = malloc(n_in * sizeof(float));
-    assert_non_null(wrow);
-    for (int a = 0; a < ACT_COUNT; a++) {
-        ops = act_ops[a];
-        for (int s = 0; s < n_isas; s++) {
-            for (uint32_t threads = 1; threads <= 2; threads++) {
-                use(isas[s], threads);
-                for (size_t c = 0; c < N_ROW_COUNTS; c++) {
-                    size_t n = row_counts[c];
-                    ops->matmul(x, n, &wt, bias, y);
-                    for (size_t i = 0; i < n; i++) {
-                        for (size_t o = 0; o < n_out; o++) {
-                            double mag = mc->bias ? fabs(tensor_get_f32(bias, o)) : 0.0;
-                            for (size_t k = 0; k < n_in; k++) {
-                                wrow[k] = tensor_get_f32(&wt, o * n_in + k);
-                                mag += fabs(wrow[k] * x[i * n_in + k]);
-                            }
-                            /* bf16 weights take bf16 activations, int8 ones int8 activations. */
-                            double bound =
-                                act_bound(a, mc->w_dtype == DTYPE_BF16, mc->w_dtype == DTYPE_I8,
-                                          mag, q8_error(wrow, x + i * n_in, n_in));
-                            check_near(y[i * n_out + o], y_ref[i * n_out + o], bound, 1.0,
-                                       matmul_names[a], i, o);
-                        }
-                    }
-                    /* Batch invariance: each row alone gives the same bits as inside the batch. */
-                    for (size_t i = 0; i<n; i += n> 8 ? 7 : 1) {
-                        ops->matmul(x + i * n_in, 1, &wt, bias, y_one);
-                        check_same_bits(y + i * n_out, y_one, n_out, "matmul row alone vs batch");
-                    }
-                }
-                /* Thread invariance: 64 rows with one thread and with two. */
-                ops->matmul(x, max_n, &wt, bias, y);
-                if (threads == 1)
-                    memcpy(y_first, y, max_n * n_out * sizeof(float));
-                else
-                    check_same_bits(y, y_first, max_n * n_out, "matmul 1 vs 2 threads");
-            }
-        }
-    }
+    struct matmul_ctx ctx = {.mc = mc, .w = &wt, .bias = bias, .wrow = wrow};
+    struct product_case pc = {.name = "matmul",
+                              .n_in = n_in,
+                              .n_out = n_out,
+                              .run = matmul_run,
+                              .check = matmul_check,
+                              .ctx = &ctx};
+    check_product(&pc, x, y_ref);
     free(wrow);
     free(w);
     free(row_scales);
     free(bias_f);
     free(bias_b);
     free(x);
-    free(y);
     free(y_ref);
-    free(y_one);
-    free(y_first);
 }
 
 static void test_matmul(void **state)
@@ -457,6 +504,33 @@ static void test_matmul(void **state)
 }
 
 /* ---- experts ------------------------------------------------------------------------------- */
+
+struct expert_ctx {
+    const struct expert_matrix *em;
+    uint32_t expert;
+    const float *wl; /* [n_out][n_in]: the expert's logical weights, to size the bound */
+};
+
+static void expert_run(const void *ctx, const float *x, size_t n, float *y)
+{
+    const struct expert_ctx *m = ctx;
+    ops->expert_matmul(x, n, m->em, m->expert, y);
+}
+
+static void expert_check(const void *ctx, enum act a, const float *x_row, size_t i, size_t o,
+                         float got, float want)
+{
+    const struct expert_ctx *m = ctx;
+    size_t n_in = m->em->n_in, n_out = m->em->n_out;
+    const float *w = m->wl + o * n_in;
+    double mag = fabs(tensor_get_f32(m->em->bias, (size_t)m->expert * n_out + o));
+    for (size_t k = 0; k < n_in; k++)
+        mag += fabs(w[k] * x_row[k]);
+    bool mx = m->em->format == EXPERT_MXFP4;
+    double q8 = mx ? q8_error(w, x_row, n_in) : 0;
+    check_near(got, want, act_bound(a, mx, mx, mag, q8), 1.0,
+               mx ? mxfp4_names[a] : "expert bf16_io", i, o);
+}
 
 static void check_expert_case(enum expert_format format, uint32_t n_experts, uint32_t n_out,
                               uint32_t n_in, int bias_bf16)
@@ -493,11 +567,8 @@ static void check_expert_case(enum expert_format format, uint32_t n_experts, uin
     /* The logical weights, to size the tolerance. */
     float *wl = malloc((size_t)n_out * n_in * sizeof(float));
     float *x = random_floats(max_n * n_in, -1.0f, 1.0f);
-    float *y = malloc(max_n * n_out * sizeof(float));
     float *y_ref = malloc(max_n * n_out * sizeof(float));
-    float *y_one = malloc(n_out * sizeof(float));
-    float *y_first = malloc(max_n * n_out * sizeof(float));
-    assert_true(wl && y && y_ref && y_one && y_first);
+    assert_true(wl && y_ref);
 
     uint32_t e = n_experts - 1;
     for (uint32_t o = 0; o < n_out; o++) {
@@ -510,40 +581,14 @@ static void check_expert_case(enum expert_format format, uint32_t n_experts, uin
     }
     ref->expert_matmul(x, max_n, &em, e, y_ref);
 
-    for (int a = 0; a < ACT_COUNT; a++) {
-        ops = act_ops[a];
-        for (int s = 0; s < n_isas; s++) {
-            for (uint32_t threads = 1; threads <= 2; threads++) {
-                use(isas[s], threads);
-                for (size_t c = 0; c < N_ROW_COUNTS; c++) {
-                    size_t n = row_counts[c];
-                    ops->expert_matmul(x, n, &em, e, y);
-                    for (size_t i = 0; i < n; i++) {
-                        for (uint32_t o = 0; o < n_out; o++) {
-                            double mag = fabs(tensor_get_f32(&bt, (size_t)e * n_out + o));
-                            for (uint32_t k = 0; k < n_in; k++)
-                                mag += fabs(wl[(size_t)o * n_in + k] * x[i * n_in + k]);
-                            bool mx = format == EXPERT_MXFP4;
-                            double q8 =
-                                mx ? q8_error(wl + (size_t)o * n_in, x + i * n_in, n_in) : 0;
-                            check_near(y[i * n_out + o], y_ref[i * n_out + o],
-                                       act_bound(a, mx, mx, mag, q8), 1.0,
-                                       mx ? mxfp4_names[a] : "expert bf16_io", i, o);
-                        }
-                    }
-                    for (size_t i = 0; i<n; i += n> 8 ? 7 : 1) {
-                        ops->expert_matmul(x + i * n_in, 1, &em, e, y_one);
-                        check_same_bits(y + i * n_out, y_one, n_out, "expert row alone vs batch");
-                    }
-                }
-                ops->expert_matmul(x, max_n, &em, e, y);
-                if (threads == 1)
-                    memcpy(y_first, y, max_n * n_out * sizeof(float));
-                else
-                    check_same_bits(y, y_first, max_n * n_out, "expert 1 vs 2 threads");
-            }
-        }
-    }
+    struct expert_ctx ctx = {.em = &em, .expert = e, .wl = wl};
+    struct product_case pc = {.name = "expert",
+                              .n_in = n_in,
+                              .n_out = n_out,
+                              .run = expert_run,
+                              .check = expert_check,
+                              .ctx = &ctx};
+    check_product(&pc, x, y_ref);
     free(blocks);
     free(scales);
     free(weight);
@@ -551,10 +596,7 @@ static void check_expert_case(enum expert_format format, uint32_t n_experts, uin
     free(bias_b);
     free(wl);
     free(x);
-    free(y);
     free(y_ref);
-    free(y_one);
-    free(y_first);
 }
 
 static void test_expert_matmul(void **state)
