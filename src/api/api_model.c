@@ -119,6 +119,12 @@ GPTOSS_API void gptoss_model_info(const struct gptoss_model *model, struct gptos
     memcpy(info->eos_ids, c->eos_ids, info->n_eos * sizeof(uint32_t));
 }
 
+GPTOSS_API void gptoss_model_weight_pages(const struct gptoss_model *model, uint64_t *resident,
+                                          uint64_t *huge)
+{
+    model_weight_pages(model->model, resident, huge);
+}
+
 GPTOSS_API bool gptoss_model_is_stop(const struct gptoss_model *model, uint32_t token)
 {
     const struct model_config *c = model_config(model->model);

@@ -12,6 +12,7 @@
 #include "error.h"
 #include "file.h"
 #include "log.h"
+#include "pages.h"
 #include "rand.h"
 #include "utf8.h"
 #include "xalloc.h"

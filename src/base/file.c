@@ -2,6 +2,7 @@
 #include "file.h"
 
 #include "error.h"
+#include "pages.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -37,6 +38,8 @@ enum gptoss_status file_map_open(const char *path, struct file_map *map_out)
     close(fd);
     if (p == MAP_FAILED)
         return error_set(GPTOSS_ERR_IO, "%s: mmap: %s", path, strerror(e));
+    /* Pages read in from now on come in 2 MB folios and are mapped as such (pages.h). */
+    pages_prefer_huge(p, (size_t)st.st_size);
     map_out->data = p;
     map_out->size = (size_t)st.st_size;
     return GPTOSS_OK;

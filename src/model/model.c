@@ -7,8 +7,11 @@
  */
 #include "model/model.h"
 #include "model/model_internal.h"
+#include "model/model_weights.h"
+#include "model/safetensors.h"
 
 #include "base/error.h"
+#include "base/pages.h"
 #include "base/xalloc.h"
 
 #include <stdlib.h>
@@ -102,11 +105,20 @@ static void scratch_free(struct model_scratch *s)
     memset(s, 0, sizeof(*s));
 }
 
+/* Bytes of one layer's keys (or values) for nb blocks; 0 when that overflows. */
+static size_t kv_bytes(const struct model *model, uint32_t nb)
+{
+    size_t row = (size_t)model->config.n_kv_heads * model->config.head_dim;
+    size_t n = (size_t)nb * KV_BLOCK_SIZE * row * sizeof(float);
+    return nb && n / nb / KV_BLOCK_SIZE / sizeof(float) == row ? n : 0;
+}
+
 static void kv_free(struct model *model)
 {
     for (uint32_t l = 0; model->kv && l < model->config.n_layers; l++) {
-        free(model->kv[l].k);
-        free(model->kv[l].v);
+        size_t n = kv_bytes(model, model->kv[l].n_blocks);
+        pages_free(model->kv[l].k, n);
+        pages_free(model->kv[l].v, n);
         model->kv[l] = (struct kv_layer){0};
     }
     memset(model->kv_blocks, 0, sizeof(model->kv_blocks));
@@ -121,8 +133,18 @@ void model_destroy(struct model *model)
     scratch_free(&model->scratch);
     free(model->sinks);
     model_weights_destroy(model->weights);
-    free(model->int8_store);
+    pages_free(model->int8_store, model->int8_store_bytes);
     free(model);
+}
+
+void model_weight_pages(const struct model *model, uint64_t *resident, uint64_t *huge)
+{
+    *resident = *huge = 0;
+    const struct model_weights *w = model->weights;
+    for (size_t i = 0; i < w->n_shards; i++)
+        pages_count(w->shards[i]->map.data, w->shards[i]->map.size, resident, huge);
+    if (model->int8_store)
+        pages_count(model->int8_store, model->int8_store_bytes, resident, huge);
 }
 
 const struct model_config *model_config(const struct model *model)
@@ -153,21 +175,20 @@ uint64_t model_kv_block_bytes(const struct model *model, enum kv_group group)
 enum gptoss_status model_kv_alloc(struct model *model, const uint32_t n_blocks[KV_N_GROUPS])
 {
     kv_free(model);
-    size_t row = (size_t)model->config.n_kv_heads * model->config.head_dim;
     for (uint32_t l = 0; l < model->config.n_layers; l++) {
         uint32_t nb = n_blocks[model_layer_group(model, l)];
         if (nb == 0)
             continue;
-        size_t n = (size_t)nb * KV_BLOCK_SIZE * row * sizeof(float);
-        if (n / nb / KV_BLOCK_SIZE / sizeof(float) != row)
+        size_t n = kv_bytes(model, nb);
+        if (n == 0)
             return error_set(GPTOSS_ERR_NOMEM, "KV cache of %u blocks is too large", nb);
-        model->kv[l].k = malloc(n);
-        model->kv[l].v = malloc(n);
+        model->kv[l].n_blocks = nb; /* first: kv_free() sizes the buffers by it */
+        model->kv[l].k = pages_alloc(n);
+        model->kv[l].v = pages_alloc(n);
         if (!model->kv[l].k || !model->kv[l].v) {
             kv_free(model);
             return error_set(GPTOSS_ERR_NOMEM, "cannot allocate %zu bytes of KV cache", 2 * n);
         }
-        model->kv[l].n_blocks = nb;
     }
     memcpy(model->kv_blocks, n_blocks, sizeof(model->kv_blocks));
     return GPTOSS_OK;

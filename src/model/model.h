@@ -41,6 +41,10 @@ enum gptoss_status model_kv_alloc(struct model *model, const uint32_t n_blocks[K
 /* The backend the forward pass runs on, e.g. "cpu avx512" or "cpu-ref". */
 const char *model_backend_name(const struct model *model);
 
+/* Of the weights' memory resident now (the mapped files and the --weights int8 copies), the
+ * bytes resident and the bytes of those on 2 MB pages (base/pages.h). */
+void model_weight_pages(const struct model *model, uint64_t *resident, uint64_t *huge);
+
 /* Bytes of KV memory one block costs in group g (all layers of that group). */
 uint64_t model_kv_block_bytes(const struct model *model, enum kv_group group);
 

@@ -12,6 +12,7 @@
 #include "model/model_internal.h"
 
 #include "base/error.h"
+#include "base/pages.h"
 #include "base/threadpool.h"
 
 #include <math.h>
@@ -113,13 +114,14 @@ enum gptoss_status model_weights_to_int8(struct model *model, uint32_t n_threads
         n_rows += targets[j]->shape[0];
     }
     bytes = (bytes + 63) / 64 * 64;
-    void *store = NULL;
-    if (posix_memalign(&store, 64, bytes + n_rows * sizeof(float)) != 0) {
+    size_t store_bytes = bytes + n_rows * sizeof(float);
+    void *store = pages_alloc(store_bytes); /* streamed every token: on huge pages (pages.h) */
+    if (!store) {
         free(targets);
         free(jobs);
         free(first);
         return error_set(GPTOSS_ERR_NOMEM, "cannot allocate %.2f GB of int8 weights",
-                         (bytes + n_rows * sizeof(float)) / 1e9);
+                         store_bytes / 1e9);
     }
     int8_t *q = store;
     float *scales = (float *)((char *)store + bytes);
@@ -145,6 +147,7 @@ enum gptoss_status model_weights_to_int8(struct model *model, uint32_t n_threads
         dst->n_bytes = dst->shape[0] * dst->shape[1] + dst->shape[0] * sizeof(float);
     }
     model->int8_store = store;
+    model->int8_store_bytes = store_bytes;
     free(targets);
     free(jobs);
     free(first);

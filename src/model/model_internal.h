@@ -41,6 +41,7 @@ struct model {
     uint32_t kv_blocks[KV_N_GROUPS]; /* blocks allocated per group */
     struct model_scratch scratch;
     void *int8_store; /* --weights int8: the requantised matrices and their scales */
+    size_t int8_store_bytes;
 };
 
 /* --weights int8: requantises q/k/v/o and the unembedding to per-row int8 (model_int8.c),

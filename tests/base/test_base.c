@@ -1,4 +1,5 @@
-/* test_base.c — the base layer: UTF-8 maximal subparts, buffers, the arena, errors, file reads.
+/* test_base.c — the base layer: UTF-8 maximal subparts, buffers, the arena, errors, file reads,
+ * huge-page buffers.
  *
  * The UTF-8 vectors are the Unicode standard's examples for U+FFFD substitution (the same
  * results Python's bytes.decode(errors="replace") and Rust's from_utf8_lossy give).
@@ -12,6 +13,7 @@
 
 #include "base/base.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define R UTF8_REPLACEMENT
@@ -146,12 +148,49 @@ static void test_file_read(void **state)
     assert_true(file_is_dir(GPTOSS_TEST_DATA_DIR));
 }
 
+/* Whether the kernel gives huge pages to a mapping that asks (THP "always" or "madvise"). */
+static bool thp_on(void)
+{
+    char line[128] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!f)
+        return false;
+    bool on = fgets(line, sizeof line, f) && !strstr(line, "[never]");
+    fclose(f);
+    return on;
+}
+
+static void test_pages(void **state)
+{
+    (void)state;
+    size_t n = ((size_t)5 << 20) + 3;
+    unsigned char *p = pages_alloc(n);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % ((uintptr_t)2 << 20), 0);
+    assert_int_equal(p[0] | p[n / 2] | p[n - 1], 0);
+    memset(p, 7, n);
+    uint64_t resident = 0, huge = 0;
+    pages_count(p, n, &resident, &huge);
+    assert_true(resident >= n);
+    assert_true(huge <= resident);
+    if (thp_on())
+        assert_true(huge >= ((uint64_t)2 << 20)); /* at least one of its two whole 2 MB pages */
+    else
+        print_message("transparent huge pages are off here: only the small-page path ran\n");
+    uint64_t r2 = 0, h2 = 0;
+    pages_count(p + n + ((size_t)64 << 20), 4096, &r2, &h2); /* nothing mapped starts there */
+    assert_int_equal(r2 + h2, 0);
+    pages_free(p, n);
+    assert_null(pages_alloc(0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utf8_lossy),    cmocka_unit_test(test_utf8_next),
         cmocka_unit_test(test_buf_and_idbuf), cmocka_unit_test(test_arena),
         cmocka_unit_test(test_errors),        cmocka_unit_test(test_file_read),
+        cmocka_unit_test(test_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

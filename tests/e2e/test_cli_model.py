@@ -182,7 +182,7 @@ def test_bench_json(gptoss_bin, tiny):
         assert len(t["samples_ts"]) == 2 and all(s > 0 for s in t["samples_ts"])
         assert min(t["samples_ts"]) <= t["median_ts"] <= max(t["samples_ts"])
         assert t["n_threads"] == 2 and t["backend"].startswith("cpu") and t["weights"] == "exact"
-        assert t["read_bandwidth_gbps"] > 0
+        assert t["read_bandwidth_gbps"] > 0 and 0 <= t["weights_huge_page_share"] <= 1
     # One decoded token reads the dense weights and 4 of the 8 experts: less than the model.
     assert 0 < rows[0]["decode_bytes_per_token"] < rows[0]["model_size"]
     tg1 = rows[2]
@@ -198,6 +198,7 @@ def test_bench_table(gptoss_bin, tiny):
     assert "weights read per decoded token" in lines[0] and "read bandwidth" in lines[1]
     assert lines[3].startswith("| model | size | params | backend | weights | threads | test |")
     assert "| pp16 |" in lines[5] and "| tg4 |" in lines[6] and " f32 |" in lines[5]
+    assert lines[8].startswith("weights on 2 MB pages: ")
 
 
 @pytest.mark.parametrize("args,message", [
