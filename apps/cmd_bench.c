@@ -136,6 +136,27 @@ static double measure_read_bandwidth(uint32_t n_threads)
     return best + (sink == 42 ? 1e-12 : 0);
 }
 
+/* The CPU's model name from /proc/cpuinfo (as llama-bench's cpu_info), or "unknown": a cloud VM
+ * can move to another host between runs, and its numbers with it. */
+static void cpu_name(char *out, size_t n)
+{
+    snprintf(out, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) == 0 && colon) {
+            colon += 1 + (colon[1] == ' ');
+            colon[strcspn(colon, "\n")] = 0;
+            snprintf(out, n, "%s", colon);
+            break;
+        }
+    }
+    fclose(f);
+}
+
 /* ---- Tests ----------------------------------------------------------------------------------- */
 
 struct bench_test {
@@ -238,12 +259,14 @@ int cmd_bench(int argc, char **argv)
     struct gptoss_model_info in;
     gptoss_model_info(model, &in);
     double bw = measure_read_bandwidth(threads);
+    char cpu[128];
+    cpu_name(cpu, sizeof cpu);
     if (!f.json) {
         printf("model %s: loaded in %.2f s; %.2f GB of weights read per decoded token\n", f.model,
                load_s, in.decode_bytes_per_token / 1e9);
-        printf("read bandwidth with %u thread%s: %.1f GB/s, best of 15 (decode limit %.1f "
+        printf("%s: read bandwidth with %u thread%s: %.1f GB/s, best of 15 (decode limit %.1f "
                "tokens/s)\n\n",
-               threads, threads == 1 ? "" : "s", bw, bw * 1e9 / in.decode_bytes_per_token);
+               cpu, threads, threads == 1 ? "" : "s", bw, bw * 1e9 / in.decode_bytes_per_token);
         printf("| model | size | params | backend | weights | threads | test | t/s | GB/s | %% of "
                "bw |\n");
         printf("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
@@ -299,7 +322,7 @@ int cmd_bench(int argc, char **argv)
                 json_array_append_new(samples, json_real(t->ts[r]));
             json_t *o = json_pack(
                 "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:f, s:f, s:o, s:f, s:f, "
-                "s:f, s:f}",
+                "s:f, s:f, s:s}",
                 "model", f.model, "backend", in.backend, "weights", weights, "test", t->name,
                 "model_size", (json_int_t)in.weight_bytes, "model_n_params",
                 (json_int_t)in.n_params, "decode_bytes_per_token",
@@ -307,7 +330,7 @@ int cmd_bench(int argc, char **argv)
                 (int)t->n_prompt, "n_gen", (int)t->n_gen, "n_seqs", (int)t->n_seqs, "median_ts",
                 t->median, "stddev_ts", t->stddev, "samples_ts", samples, "read_bandwidth_gbps", bw,
                 "decode_gbps", t->gbps, "bandwidth_share", t->bw_share, "weights_huge_page_share",
-                t->huge_share);
+                t->huge_share, "cpu_info", cpu);
             json_array_append_new(arr, o);
         }
         char *text = json_dumps(arr, JSON_INDENT(2));

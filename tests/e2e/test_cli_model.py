@@ -183,6 +183,7 @@ def test_bench_json(gptoss_bin, tiny):
         assert min(t["samples_ts"]) <= t["median_ts"] <= max(t["samples_ts"])
         assert t["n_threads"] == 2 and t["backend"].startswith("cpu") and t["weights"] == "exact"
         assert t["read_bandwidth_gbps"] > 0 and 0 <= t["weights_huge_page_share"] <= 1
+        assert t["cpu_info"] and t["cpu_info"] in r.stdout.decode() and "\n" not in t["cpu_info"]
     # One decoded token reads the dense weights and 4 of the 8 experts: less than the model.
     assert 0 < rows[0]["decode_bytes_per_token"] < rows[0]["model_size"]
     tg1 = rows[2]
