@@ -178,6 +178,12 @@ static inline __attribute__((always_inline)) void tile_rows_bf16(const uint16_t 
         for (int i = 0; i < rx; i++)
             xv[i] = (__m512bh)_mm512_loadu_si512(x + i * xs + k);
         for (int r = 0; r < rw; r++) {
+            /* One input (one-sequence decode) streams the weights: ask for the same line of
+             * the next tile's row into L2, BF16_TILE_RW rows on (a prefetch past the matrix is
+             * harmless). Exact-weights decode of the 20b, alternated token by token in one
+             * process: 1.11-1.14x; 8 KB on, 1.06-1.09x; 4 KB on, 1.01-1.07x. */
+            if (rx == 1)
+                _mm_prefetch((const char *)(w + (r + BF16_TILE_RW) * ws + k), _MM_HINT_T1);
             __m512bh wv = (__m512bh)_mm512_loadu_si512(w + r * ws + k);
             for (int i = 0; i < rx; i++)
                 acc[r][i] = _mm512_dpbf16_ps(acc[r][i], wv, xv[i]);
