@@ -33,9 +33,9 @@
  * row, four rows of gpt-oss's 2880-wide matrices on (the scales follow 16 times closer); for
  * int8 rows one line per 64 values, 8 KB on. One-sequence decode of the 20b, int8 weights, the
  * two settings alternated token by token in one process: 1.10-1.13x the tokens/s of the earlier
- * burst of prefetcht0 two rows ahead and no int8 prefetch. Into L1 (prefetcht0) the same
- * distances were 12 % slower than that: lines fetched that early evict ones still in use. Fixed
- * distances, tuned on the 20b decode (Zen 4). */
+ * burst of prefetcht0 two rows ahead and no int8 prefetch. The MXFP4 burst into L1
+ * (prefetcht0) 8 KB on was 12 % slower than that earlier setting: lines fetched that early
+ * evict ones still in use. Fixed distances, tuned on the 20b decode (Zen 4). */
 #define Q8_AHEAD_MXFP4 5760
 #define Q8_AHEAD_I8    8192
 
