@@ -5,7 +5,8 @@
  * runs once to warm up, then -r times; the table shows the median and the spread. Decode of one
  * sequence is memory-bound, so its line also shows the bandwidth it implies (weight bytes one
  * token reads × tokens/s) and that as a share of the machine's read bandwidth, measured here
- * with the same number of threads just before the tests (the best of 15 reads).
+ * with the same number of threads: the best of 15 reads before the tests, and the median of
+ * short reads between the repeats of that test (what the machine's neighbours left it).
  */
 #include "cli.h"
 
@@ -13,6 +14,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BENCH_MAX_LIST 16
+#define BENCH_MAX_LIST     16
+#define BENCH_AROUND_READS 3
+#define BENCH_MAX_AROUND   (BENCH_AROUND_READS * 65)
 
 static double bench_seconds(void)
 {
@@ -95,45 +99,88 @@ static void *bw_reader(void *arg)
     return NULL;
 }
 
-/* GB/s of the fastest of 15 reads of a 1 GiB buffer split over n_threads threads: what memory
- * can deliver to these threads (the machine is shared, so slower runs measure its neighbours).
- * 0 if it cannot run. */
-static double measure_read_bandwidth(uint32_t n_threads)
+/* A 1 GiB buffer on 2 MB pages (as the weights are: on 4 KB pages the same reads go half as fast
+ * here) and the threads that read it. */
+struct bw_meter {
+    bw_vec *buf;
+    size_t n_vec;
+    uint32_t n_threads;
+    uint64_t sink;
+    double around[BENCH_MAX_AROUND]; /* reads between the repeats of the current test */
+    size_t n_around;
+};
+
+static bool bw_open(struct bw_meter *m, uint32_t n_threads)
 {
-    size_t bytes = (size_t)1 << 30, n_vec = bytes / sizeof(bw_vec);
-    bw_vec *buf = NULL;
-    /* On 2 MB pages, as the weights are: on 4 KB pages the same reads go half as fast here. */
-    if (posix_memalign((void **)&buf, (size_t)2 << 20, bytes) != 0)
-        return 0;
-    madvise(buf, bytes, MADV_HUGEPAGE);
-    memset(buf, 1, bytes);
-    double best = 0;
-    uint64_t sink = 0;
-    pthread_t *tid = calloc(n_threads, sizeof(pthread_t));
-    struct bw_slice *sl = calloc(n_threads, sizeof(struct bw_slice));
-    for (int r = 0; r < 15; r++) {
-        pthread_barrier_t start;
-        pthread_barrier_init(&start, NULL, n_threads + 1);
-        size_t per = n_vec / n_threads / 4 * 4;
-        for (uint32_t t = 0; t < n_threads; t++) {
-            sl[t] = (struct bw_slice){buf + t * per, per, {0}, &start};
-            pthread_create(&tid[t], NULL, bw_reader, &sl[t]);
-        }
-        double t0 = bench_seconds();
-        pthread_barrier_wait(&start);
-        for (uint32_t t = 0; t < n_threads; t++) {
-            pthread_join(tid[t], NULL);
-            sink ^= sl[t].sum[0] ^ sl[t].sum[1];
-        }
-        double gbps = (double)per * sizeof(bw_vec) * n_threads / (bench_seconds() - t0) / 1e9;
-        best = gbps > best ? gbps : best;
-        pthread_barrier_destroy(&start);
+    size_t bytes = (size_t)1 << 30;
+    *m = (struct bw_meter){.n_vec = bytes / sizeof(bw_vec), .n_threads = n_threads};
+    if (posix_memalign((void **)&m->buf, (size_t)2 << 20, bytes) != 0) {
+        m->buf = NULL;
+        return false;
     }
+    madvise(m->buf, bytes, MADV_HUGEPAGE);
+    memset(m->buf, 1, bytes);
+    return true;
+}
+
+static void bw_close(struct bw_meter *m)
+{
+    free(m->buf);
+    m->buf = NULL;
+}
+
+/* GB/s of one read of the first `bytes` of the buffer, split over the meter's threads; 0 if it
+ * cannot run. */
+static double bw_read(struct bw_meter *m, size_t bytes)
+{
+    if (!m->buf)
+        return 0;
+    pthread_t *tid = calloc(m->n_threads, sizeof(pthread_t));
+    struct bw_slice *sl = calloc(m->n_threads, sizeof(struct bw_slice));
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, m->n_threads + 1);
+    size_t n_vec = bytes / sizeof(bw_vec) < m->n_vec ? bytes / sizeof(bw_vec) : m->n_vec;
+    size_t per = n_vec / m->n_threads / 4 * 4;
+    for (uint32_t t = 0; t < m->n_threads; t++) {
+        sl[t] = (struct bw_slice){m->buf + t * per, per, {0}, &start};
+        pthread_create(&tid[t], NULL, bw_reader, &sl[t]);
+    }
+    double t0 = bench_seconds();
+    pthread_barrier_wait(&start);
+    for (uint32_t t = 0; t < m->n_threads; t++) {
+        pthread_join(tid[t], NULL);
+        /* The xor of everything read keeps the compiler from dropping the reads. */
+        m->sink ^= sl[t].sum[0] ^ sl[t].sum[1];
+    }
+    double gbps = (double)per * sizeof(bw_vec) * m->n_threads / (bench_seconds() - t0) / 1e9;
+    pthread_barrier_destroy(&start);
     free(tid);
     free(sl);
-    free(buf);
-    /* The xor of everything read keeps the compiler from dropping the reads. */
-    return best + (sink == 42 ? 1e-12 : 0);
+    return gbps;
+}
+
+/* The fastest of 15 reads of the whole buffer: what memory can deliver to these threads when
+ * the machine's neighbours are quiet. */
+static double bw_best(struct bw_meter *m)
+{
+    double best = 0;
+    for (int r = 0; r < 15; r++) {
+        double g = bw_read(m, m->n_vec * sizeof(bw_vec));
+        best = g > best ? g : best;
+    }
+    return best;
+}
+
+/* A few short reads (256 MiB, eight times the largest L3 here) before and after each repeat
+ * of a decode test: on a shared machine the bandwidth left by the neighbours changes within
+ * seconds, so the share a decode reached is judged against what memory gave while it ran. */
+static void bw_sample_around(struct bw_meter *m)
+{
+    for (int i = 0; i < BENCH_AROUND_READS && m->n_around < BENCH_MAX_AROUND; i++) {
+        double g = bw_read(m, (size_t)256 << 20);
+        if (g > 0)
+            m->around[m->n_around++] = g;
+    }
 }
 
 /* The CPU's model name from /proc/cpuinfo (as llama-bench's cpu_info), or "unknown": a cloud VM
@@ -164,12 +211,14 @@ struct bench_test {
     uint32_t n_prompt, n_gen, n_seqs;
     double ts[64]; /* tokens/s of each repeat */
     double median, stddev;
-    double gbps, bw_share; /* decode of one sequence only; 0 otherwise */
-    double huge_share;     /* of the resident weights, on 2 MB pages after the test */
+    double gbps, bw_share;          /* decode of one sequence only; 0 otherwise */
+    double bw_around, around_share; /* the median read around its repeats, and gbps of it */
+    double huge_share;              /* of the resident weights, on 2 MB pages after the test */
 };
 
+/* With a meter, samples the read bandwidth around every repeat (see bw_sample_around). */
 static int run_test(struct gptoss_model *model, struct bench_test *t, uint32_t repeats,
-                    uint64_t seed)
+                    uint64_t seed, struct bw_meter *meter)
 {
     /* Warm-up: a short run of the same kind, which also faults the weights in. */
     struct gptoss_bench_params warm = {
@@ -181,10 +230,16 @@ static int run_test(struct gptoss_model *model, struct bench_test *t, uint32_t r
     struct gptoss_bench_timing timing;
     if (gptoss_model_bench(model, &warm, &timing) != GPTOSS_OK)
         return fail_status("benchmark");
+    if (meter) {
+        meter->n_around = 0;
+        bw_sample_around(meter);
+    }
     for (uint32_t r = 0; r < repeats; r++) {
         struct gptoss_bench_params p = {t->n_prompt, t->n_gen, t->n_seqs, seed + r + 1};
         if (gptoss_model_bench(model, &p, &timing) != GPTOSS_OK)
             return fail_status("benchmark");
+        if (meter)
+            bw_sample_around(meter);
         t->ts[r] = t->n_prompt ? t->n_prompt / timing.prefill_seconds
                                : (double)t->n_gen * t->n_seqs / timing.decode_seconds;
     }
@@ -207,10 +262,13 @@ static void print_row(const char *model, const struct gptoss_model_info *in, con
     printf("| %s | %.2f GiB | %.2f B | %s | %s | %u | %s | %.2f ± %.2f |", model,
            in->weight_bytes / 1073741824.0, in->n_params / 1e9, in->backend, weights, threads,
            t->name, t->median, t->stddev);
-    if (t->gbps > 0)
-        printf(" %.1f | %.0f%% |\n", t->gbps, 100 * t->bw_share);
+    if (t->gbps > 0 && t->bw_around > 0)
+        printf(" %.1f | %.0f%% | %.1f | %.0f%% |\n", t->gbps, 100 * t->bw_share, t->bw_around,
+               100 * t->around_share);
+    else if (t->gbps > 0)
+        printf(" %.1f | %.0f%% | | |\n", t->gbps, 100 * t->bw_share);
     else
-        printf(" | |\n");
+        printf(" | | | |\n");
     fflush(stdout);
 }
 
@@ -258,7 +316,9 @@ int cmd_bench(int argc, char **argv)
     double load_s = bench_seconds() - t0;
     struct gptoss_model_info in;
     gptoss_model_info(model, &in);
-    double bw = measure_read_bandwidth(threads);
+    struct bw_meter meter;
+    bw_open(&meter, threads);
+    double bw = bw_best(&meter);
     char cpu[128];
     cpu_name(cpu, sizeof cpu);
     if (!f.json) {
@@ -268,8 +328,9 @@ int cmd_bench(int argc, char **argv)
                "tokens/s)\n\n",
                cpu, threads, threads == 1 ? "" : "s", bw, bw * 1e9 / in.decode_bytes_per_token);
         printf("| model | size | params | backend | weights | threads | test | t/s | GB/s | %% of "
-               "bw |\n");
-        printf("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
+               "bw | bw during | %% of bw during |\n");
+        printf("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+               "|\n");
     }
 
     struct bench_test *tests = calloc(n_pp + n_tg * n_batch, sizeof(struct bench_test));
@@ -294,10 +355,15 @@ int cmd_bench(int argc, char **argv)
             }
     for (size_t i = 0; i < n_tests && rc == 0; i++) {
         struct bench_test *t = &tests[i];
-        rc = run_test(model, t, repeats, seed);
-        if (rc == 0 && t->n_gen && t->n_seqs == 1) {
+        bool decode1 = t->n_gen && t->n_seqs == 1;
+        rc = run_test(model, t, repeats, seed, decode1 && meter.buf ? &meter : NULL);
+        if (rc == 0 && decode1) {
             t->gbps = t->median * in.decode_bytes_per_token / 1e9;
             t->bw_share = bw > 0 ? t->gbps / bw : 0;
+            if (meter.n_around) {
+                t->bw_around = median(meter.around, meter.n_around);
+                t->around_share = t->gbps / t->bw_around;
+            }
         }
         if (rc == 0 && !f.json)
             print_row(f.model, &in, weights, threads, t);
@@ -305,7 +371,9 @@ int cmd_bench(int argc, char **argv)
     if (rc == 0 && !f.json && n_tests) {
         /* Decode runs up to twice as fast from 2 MB pages; say when the weights are not. */
         double share = tests[n_tests - 1].huge_share;
-        printf("\nweights on 2 MB pages: %.0f%% of those resident", 100 * share);
+        printf("\n%% of bw: of the best read above; bw during: the median of short reads between "
+               "the test's repeats (GB/s), what the machine's neighbours left it\n");
+        printf("weights on 2 MB pages: %.0f%% of those resident", 100 * share);
         if (share < 0.9)
             printf(" (the rest sit in the page cache in small pages: dropping the model's files "
                    "from the cache, e.g. with `dd if=FILE iflag=nocache count=0`, lets the next "
@@ -322,15 +390,16 @@ int cmd_bench(int argc, char **argv)
                 json_array_append_new(samples, json_real(t->ts[r]));
             json_t *o = json_pack(
                 "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:f, s:f, s:o, s:f, s:f, "
-                "s:f, s:f, s:s}",
+                "s:f, s:f, s:f, s:f, s:s}",
                 "model", f.model, "backend", in.backend, "weights", weights, "test", t->name,
                 "model_size", (json_int_t)in.weight_bytes, "model_n_params",
                 (json_int_t)in.n_params, "decode_bytes_per_token",
                 (json_int_t)in.decode_bytes_per_token, "n_threads", (int)threads, "n_prompt",
                 (int)t->n_prompt, "n_gen", (int)t->n_gen, "n_seqs", (int)t->n_seqs, "median_ts",
                 t->median, "stddev_ts", t->stddev, "samples_ts", samples, "read_bandwidth_gbps", bw,
-                "decode_gbps", t->gbps, "bandwidth_share", t->bw_share, "weights_huge_page_share",
-                t->huge_share, "cpu_info", cpu);
+                "decode_gbps", t->gbps, "bandwidth_share", t->bw_share,
+                "read_bandwidth_during_gbps", t->bw_around, "bandwidth_share_during",
+                t->around_share, "weights_huge_page_share", t->huge_share, "cpu_info", cpu);
             json_array_append_new(arr, o);
         }
         char *text = json_dumps(arr, JSON_INDENT(2));
@@ -339,6 +408,7 @@ int cmd_bench(int argc, char **argv)
         json_decref(arr);
     }
     free(tests);
+    bw_close(&meter);
     gptoss_model_destroy(model);
     return rc;
 }

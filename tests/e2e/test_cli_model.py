@@ -188,6 +188,11 @@ def test_bench_json(gptoss_bin, tiny):
     assert 0 < rows[0]["decode_bytes_per_token"] < rows[0]["model_size"]
     tg1 = rows[2]
     assert tg1["n_seqs"] == 1 and tg1["decode_gbps"] > 0 and tg1["bandwidth_share"] > 0
+    # ... and against the bandwidth read between its repeats; prefill and batches have neither.
+    assert tg1["read_bandwidth_during_gbps"] > 0
+    assert tg1["bandwidth_share_during"] == pytest.approx(
+        tg1["decode_gbps"] / tg1["read_bandwidth_during_gbps"])
+    assert rows[0]["read_bandwidth_during_gbps"] == 0 and rows[3]["bandwidth_share_during"] == 0
     assert rows[3]["n_seqs"] == 3 and rows[3]["decode_gbps"] == 0
 
 
@@ -199,7 +204,8 @@ def test_bench_table(gptoss_bin, tiny):
     assert "weights read per decoded token" in lines[0] and "read bandwidth" in lines[1]
     assert lines[3].startswith("| model | size | params | backend | weights | threads | test |")
     assert "| pp16 |" in lines[5] and "| tg4 |" in lines[6] and " f32 |" in lines[5]
-    assert lines[8].startswith("weights on 2 MB pages: ")
+    assert lines[5].endswith("| | | | |") and len(lines[6].split("|")) == len(lines[3].split("|"))
+    assert lines[8].startswith("% of bw: ") and lines[9].startswith("weights on 2 MB pages: ")
 
 
 @pytest.mark.parametrize("args,message", [
