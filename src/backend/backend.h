@@ -50,7 +50,11 @@ struct expert_matrix {
     const uint8_t *blocks;     /* EXPERT_MXFP4 */
     const uint8_t *scales;     /* EXPERT_MXFP4 */
     const uint16_t *weight;    /* EXPERT_BF16_IO */
-    const struct tensor *bias; /* [E][n_out] F32 or BF16 */
+    const struct tensor *bias; /* [E][n_out] F32 or BF16; NULL: none */
+    /* A tensor-parallel rank's slice of a larger matrix (0 for the whole one): MXFP4 row r of
+     * expert e is row e * expert_rows + r of blocks/scales (expert_rows: 0 = n_out); its bias
+     * is element e * bias_stride + bias_first + r of bias (bias_stride: 0 = n_out). */
+    uint32_t expert_rows, bias_stride, bias_first;
 };
 
 /* The paged KV cache of one layer: B-token blocks of keys and values. */
@@ -150,6 +154,16 @@ bool backend_cpu_int8_activations(void);
 /* Sets backend_cpu()'s thread count, the caller included (0, the default: one per CPU the
  * process may run on). Takes effect at the next op; waits for an op in progress to finish. */
 void backend_cpu_set_threads(uint32_t n);
+
+/* A private pool for the threads that bind it: n_threads workers (0: one per CPU), created on
+ * the first op. Several ranks of one process each bind their own, so that their ops run side
+ * by side instead of taking turns on the process-wide pool. backend_cpu_set_threads() applies
+ * to the calling thread's bound context. */
+struct backend_cpu_context;
+struct backend_cpu_context *backend_cpu_context_create(uint32_t n_threads);
+void backend_cpu_context_destroy(struct backend_cpu_context *context);
+/* Binds `context` to the calling thread (NULL: back to the process-wide pool). */
+void backend_cpu_bind(struct backend_cpu_context *context);
 
 /* FP4 E2M1 code (0..15) → value. */
 float mxfp4_value(uint8_t code);

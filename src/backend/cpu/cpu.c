@@ -20,7 +20,9 @@
  * rope is the reference arithmetic with each (cos, sin) pair computed once per token instead of
  * once per head, and rmsnorm sums its squares with the vector dot.
  *
- * Threads: one process-wide pool, created on first use with backend_cpu_set_threads()'s count.
+ * Threads: one process-wide pool, created on first use with backend_cpu_set_threads()'s count,
+ * unless the calling thread bound a context of its own (backend_cpu_bind: each tensor-parallel
+ * rank in a process runs its ops on its own pool).
  * Ops are meant to be called from one thread at a time; a call that finds the pool busy (another
  * thread inside an op) runs on its own thread with private scratch rather than waiting, with
  * the same numbers.
@@ -69,18 +71,25 @@ static float *cpu_scratch_reserve(struct cpu_scratch *s, size_t n_floats)
     return s->data;
 }
 
-/* The process-wide pool and its per-worker scratch; `lock` is held while an op runs. */
-static struct {
+/* A pool and its per-worker scratch; `lock` is held while an op runs. The process-wide one
+ * serves every thread that has not bound its own (backend_cpu_bind). */
+struct backend_cpu_context {
     pthread_mutex_t lock;
     uint32_t n_threads; /* requested; 0 = one per CPU */
     bool started;       /* pool creation attempted for n_threads */
     struct threadpool *pool;
     struct cpu_scratch *scratch; /* [workers + 1]; the last is shared by the whole op */
     uint32_t n_scratch;
-} cpu_state = {.lock = PTHREAD_MUTEX_INITIALIZER};
+};
+
+static struct backend_cpu_context cpu_state = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* The context this thread's ops run on; NULL: cpu_state. */
+static _Thread_local struct backend_cpu_context *cpu_bound;
 
 /* What one op call runs with. */
 struct cpu_exec {
+    struct backend_cpu_context *ctx;
     struct threadpool *pool; /* NULL: the calling thread alone */
     uint32_t n_workers;
     struct cpu_scratch *scratch; /* [n_workers] per worker, then one shared */
@@ -91,8 +100,10 @@ struct cpu_exec {
 
 static void cpu_begin(struct cpu_exec *ex)
 {
+    struct backend_cpu_context *c = cpu_bound ? cpu_bound : &cpu_state;
     ex->k = simd_kernels();
-    if (pthread_mutex_trylock(&cpu_state.lock) != 0) {
+    ex->ctx = c;
+    if (pthread_mutex_trylock(&c->lock) != 0) {
         /* Another thread is inside an op: run alone rather than queue behind it. */
         ex->pool = NULL;
         ex->n_workers = 1;
@@ -100,17 +111,17 @@ static void cpu_begin(struct cpu_exec *ex)
         ex->own = true;
         return;
     }
-    if (!cpu_state.started) {
-        uint32_t n = cpu_state.n_threads ? cpu_state.n_threads : threadpool_default_threads();
-        if (n > 1 && threadpool_create(n, /*pin=*/false, &cpu_state.pool) != GPTOSS_OK)
-            cpu_state.pool = NULL; /* run single-threaded rather than fail */
-        cpu_state.n_scratch = threadpool_n_threads(cpu_state.pool) + 1;
-        cpu_state.scratch = xcalloc(cpu_state.n_scratch, sizeof(struct cpu_scratch));
-        cpu_state.started = true;
+    if (!c->started) {
+        uint32_t n = c->n_threads ? c->n_threads : threadpool_default_threads();
+        if (n > 1 && threadpool_create(n, /*pin=*/false, &c->pool) != GPTOSS_OK)
+            c->pool = NULL; /* run single-threaded rather than fail */
+        c->n_scratch = threadpool_n_threads(c->pool) + 1;
+        c->scratch = xcalloc(c->n_scratch, sizeof(struct cpu_scratch));
+        c->started = true;
     }
-    ex->pool = cpu_state.pool;
-    ex->n_workers = threadpool_n_threads(cpu_state.pool);
-    ex->scratch = cpu_state.scratch;
+    ex->pool = c->pool;
+    ex->n_workers = threadpool_n_threads(c->pool);
+    ex->scratch = c->scratch;
     ex->own = false;
 }
 
@@ -122,7 +133,7 @@ static void cpu_end(struct cpu_exec *ex)
         free(ex->scratch);
         return;
     }
-    pthread_mutex_unlock(&cpu_state.lock);
+    pthread_mutex_unlock(&ex->ctx->lock);
 }
 
 /* Grows every worker's scratch to n_floats before a loop (workers never allocate). */
@@ -137,19 +148,47 @@ static float *cpu_shared(struct cpu_exec *ex, size_t n_floats)
     return cpu_scratch_reserve(&ex->scratch[ex->n_workers], n_floats);
 }
 
+/* Drops c's pool and scratch; the next op recreates them for n threads. */
+static void cpu_context_reset(struct backend_cpu_context *c, uint32_t n)
+{
+    pthread_mutex_lock(&c->lock);
+    threadpool_destroy(c->pool);
+    c->pool = NULL;
+    for (uint32_t i = 0; i < c->n_scratch; i++)
+        free(c->scratch[i].data);
+    free(c->scratch);
+    c->scratch = NULL;
+    c->n_scratch = 0;
+    c->n_threads = n;
+    c->started = false;
+    pthread_mutex_unlock(&c->lock);
+}
+
 void backend_cpu_set_threads(uint32_t n)
 {
-    pthread_mutex_lock(&cpu_state.lock);
-    threadpool_destroy(cpu_state.pool);
-    cpu_state.pool = NULL;
-    for (uint32_t i = 0; i < cpu_state.n_scratch; i++)
-        free(cpu_state.scratch[i].data);
-    free(cpu_state.scratch);
-    cpu_state.scratch = NULL;
-    cpu_state.n_scratch = 0;
-    cpu_state.n_threads = n;
-    cpu_state.started = false;
-    pthread_mutex_unlock(&cpu_state.lock);
+    cpu_context_reset(cpu_bound ? cpu_bound : &cpu_state, n);
+}
+
+struct backend_cpu_context *backend_cpu_context_create(uint32_t n_threads)
+{
+    struct backend_cpu_context *c = xcalloc(1, sizeof(*c));
+    pthread_mutex_init(&c->lock, NULL);
+    c->n_threads = n_threads;
+    return c;
+}
+
+void backend_cpu_context_destroy(struct backend_cpu_context *c)
+{
+    if (!c)
+        return;
+    cpu_context_reset(c, 0);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+void backend_cpu_bind(struct backend_cpu_context *c)
+{
+    cpu_bound = c;
 }
 
 static size_t cpu_round_up(size_t n, size_t unit)
@@ -372,6 +411,12 @@ struct cpu_expert {
     size_t chunk;
 };
 
+/* The bias element of `expert`'s output 0 (struct expert_matrix). */
+static size_t cpu_expert_bias_at(const struct expert_matrix *w, size_t expert)
+{
+    return expert * (w->bias_stride ? w->bias_stride : w->n_out) + w->bias_first;
+}
+
 /* MXFP4: tasks are ranges of weight rows, like matmul. */
 static void cpu_expert_mxfp4_task(void *arg, uint32_t task, uint32_t worker)
 {
@@ -380,7 +425,7 @@ static void cpu_expert_mxfp4_task(void *arg, uint32_t task, uint32_t worker)
     size_t n_out = m->w->n_out, n_in = m->w->n_in, n_blocks = n_in / 32;
     size_t r0 = (size_t)task * m->chunk;
     size_t r1 = r0 + m->chunk < n_out ? r0 + m->chunk : n_out;
-    size_t first = m->expert * n_out; /* the expert's first row */
+    size_t first = m->expert * (m->w->expert_rows ? m->w->expert_rows : n_out); /* its row 0 */
     const uint8_t *blocks = m->w->blocks + (first + r0) * n_blocks * 16;
     const uint8_t *scales = m->w->scales + (first + r0) * n_blocks;
 
@@ -411,7 +456,8 @@ static void cpu_expert_mxfp4_task(void *arg, uint32_t task, uint32_t worker)
             k->dot_f32(tile, n_in, rows, m->x, n_in, m->n, n_in, m->y + g, n_out);
         }
     }
-    cpu_add_bias(m->y, m->n, n_out, r0, r1, m->w->bias, first);
+    if (m->w->bias)
+        cpu_add_bias(m->y, m->n, n_out, r0, r1, m->w->bias, cpu_expert_bias_at(m->w, m->expert));
 }
 
 /* BF16_IO: the weights are [in][out], so tasks are ranges of output columns. */
@@ -424,7 +470,8 @@ static void cpu_expert_io_task(void *arg, uint32_t task, uint32_t worker)
     size_t o1 = o0 + m->chunk < n_out ? o0 + m->chunk : n_out;
     const uint16_t *w = m->w->weight + m->expert * n_in * n_out;
     m->ex->k->dot_bf16_io(w, n_out, n_in, o0, o1, m->x, n_in, m->n, m->y, n_out);
-    cpu_add_bias(m->y, m->n, n_out, o0, o1, m->w->bias, m->expert * n_out);
+    if (m->w->bias)
+        cpu_add_bias(m->y, m->n, n_out, o0, o1, m->w->bias, cpu_expert_bias_at(m->w, m->expert));
 }
 
 static void cpu_expert_matmul_with(const float *x, size_t n, const struct expert_matrix *w,

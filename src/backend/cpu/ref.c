@@ -316,6 +316,8 @@ static void ref_expert_matmul(const float *x, size_t n, const struct expert_matr
     uint32_t n_out = w->n_out;
     uint32_t n_in = w->n_in;
     size_t e = expert;
+    size_t rows = w->expert_rows ? w->expert_rows : n_out;
+    size_t bias_at = e * (w->bias_stride ? w->bias_stride : n_out) + w->bias_first;
 
     /* Each weight row is decoded once per call and reused for every input row, so a prefill
      * chunk costs one decode of the expert, as the reference's one-time dequantisation does. */
@@ -324,10 +326,10 @@ static void ref_expert_matmul(const float *x, size_t n, const struct expert_matr
         GPTOSS_ASSERT(n_in % 32 == 0);
         size_t n_groups = n_in / 32;
         for (uint32_t r = 0; r < n_out; r++) {
-            size_t row = (e * n_out + r) * n_groups;
+            size_t row = (e * rows + r) * n_groups;
             for (size_t g = 0; g < n_groups; g++)
                 mxfp4_decode_block(w->blocks + (row + g) * 16, w->scales[row + g], wrow + g * 32);
-            float bias = tensor_get_f32(w->bias, e * n_out + r);
+            float bias = w->bias ? tensor_get_f32(w->bias, bias_at + r) : 0.0f;
             for (size_t i = 0; i < n; i++) {
                 const float *xi = x + i * n_in;
                 float acc = 0.0f;
@@ -353,8 +355,8 @@ static void ref_expert_matmul(const float *x, size_t n, const struct expert_matr
             for (uint32_t o = 0; o < n_out; o++)
                 yi[o] += bf16_to_f32(wc[o]) * xi[c];
         }
-        for (uint32_t o = 0; o < n_out; o++)
-            yi[o] += tensor_get_f32(w->bias, e * n_out + o);
+        for (uint32_t o = 0; w->bias && o < n_out; o++)
+            yi[o] += tensor_get_f32(w->bias, bias_at + o);
     }
     free(wrow);
 }
