@@ -73,6 +73,13 @@ bool flag_float(const char *name, const char *value, double min, double max, flo
 /* --dtype auto|bfloat16|float32. Returns 0 or an exit status. */
 int cli_parse_dtype(const char *value, enum gptoss_dtype *out);
 
+/* --tensor-parallel-size N and --distributed-backend threads|mpi into *size and *backend
+ * (unchanged when absent). mpi outside an MPI job, or threads with more ranks than the
+ * machine has memory for, are the library's to refuse; this checks the spelling and that mpi
+ * runs under mpirun. Returns 0 or an exit status. */
+int cli_parse_parallel(const struct flags *f, uint32_t *size,
+                       enum gptoss_distributed_backend *backend);
+
 /* --weights exact|int8. Returns 0 or an exit status. */
 int cli_parse_weights(const char *value, enum gptoss_weights *out);
 

@@ -276,7 +276,9 @@ int cmd_bench(int argc, char **argv)
 {
     struct flags f;
     int rc = flags_parse(argc, argv, 2,
-                         "-p -n -r --batch --model --threads --dtype --weights --seed --json", &f);
+                         "-p -n -r --batch --model --threads --dtype --weights --seed --json "
+                         "--tensor-parallel-size --distributed-backend",
+                         &f);
     if (rc)
         return rc;
     uint32_t pp[BENCH_MAX_LIST], tg[BENCH_MAX_LIST], batch[BENCH_MAX_LIST], repeats = 3;

@@ -235,7 +235,7 @@ int cmd_generate(int argc, char **argv)
         "--model --prompt --system --max-tokens --max-model-len --temperature "
         "--top-p --top-k --min-p --presence-penalty --frequency-penalty "
         "--repetition-penalty --seed --show-reasoning --raw --reasoning-effort --threads "
-        "--dtype --weights",
+        "--dtype --weights --tensor-parallel-size --distributed-backend",
         &f);
     if (rc)
         return rc;
@@ -301,7 +301,8 @@ int cmd_chat(int argc, char **argv)
         flags_parse(argc, argv, 2,
                     "--model --system --max-tokens --max-model-len --temperature --top-p "
                     "--top-k --min-p --presence-penalty --frequency-penalty "
-                    "--repetition-penalty --seed --reasoning-effort --threads --dtype --weights",
+                    "--repetition-penalty --seed --reasoning-effort --threads --dtype --weights "
+                    "--tensor-parallel-size --distributed-backend",
                     &f);
     if (rc)
         return rc;

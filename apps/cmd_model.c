@@ -58,8 +58,16 @@ int load_model_cli(struct flags *f, struct gptoss_model **model_out)
         return rc;
     if (f->weights && (rc = cli_parse_weights(f->weights, &options.weights)))
         return rc;
+    if ((rc = cli_parse_parallel(f, &options.tensor_parallel_size, &options.distributed_backend)))
+        return rc;
     if (gptoss_model_create(f->model, &options, model_out) != GPTOSS_OK)
         return fail_status("cannot load the model");
+    if (gptoss_model_rank(*model_out) != 0) {
+        /* An MPI rank other than 0: run rank 0's steps, then leave; rank 0 prints. */
+        enum gptoss_status st = gptoss_model_run_worker(*model_out);
+        gptoss_model_destroy(*model_out);
+        exit(st == GPTOSS_OK ? 0 : fail_status("tensor-parallel worker"));
+    }
     return 0;
 }
 
@@ -185,7 +193,10 @@ int cmd_expand_model(int argc, char **argv)
 int cmd_info(int argc, char **argv)
 {
     struct flags f;
-    int rc = flags_parse(argc, argv, 2, "--model --max-model-len --threads --dtype --weights", &f);
+    int rc = flags_parse(argc, argv, 2,
+                         "--model --max-model-len --threads --dtype --weights "
+                         "--tensor-parallel-size --distributed-backend",
+                         &f);
     if (rc)
         return rc;
     uint32_t ctx;
@@ -216,12 +227,27 @@ int cmd_info(int argc, char **argv)
         printf(" %u", in.eos_ids[i]);
     printf("\nparameters       %llu (%.2f B)\n", (unsigned long long)in.n_params,
            in.n_params / 1e9);
-    printf("memory plan (rank 0 of 1, cpu)\n");
-    printf("  weights        %.3f GB mapped from %u file%s\n", in.weight_bytes / 1e9, in.n_shards,
+    uint32_t n_ranks = gptoss_model_n_ranks(model);
+    printf("memory plan      %u rank%s%s, %s\n", n_ranks, n_ranks == 1 ? "" : "s",
+           n_ranks == 1 ? "" : " (tensor parallel)", in.backend);
+    printf("  weights        %.3f GB in %u file%s\n", in.weight_bytes / 1e9, in.n_shards,
            in.n_shards == 1 ? "" : "s");
-    printf("  kv cache       %llu bytes per token (f32); %.3f GB for %u tokens\n",
-           (unsigned long long)in.kv_bytes_per_token, (double)in.kv_bytes_per_token * ctx / 1e9,
-           ctx);
+    for (uint32_t r = 0; r < n_ranks; r++) {
+        struct gptoss_rank_info ri;
+        gptoss_model_rank_info(model, r, &ri);
+        printf("  rank %-3u       query heads %u-%u, kv heads %u-%u, expert units %u-%u, "
+               "vocabulary %u-%u\n",
+               r, ri.q_head0, ri.q_head0 + ri.n_q_heads - 1, ri.kv_head0,
+               ri.kv_head0 + ri.n_kv_heads - 1, ri.ff0, ri.ff0 + ri.n_ff - 1, ri.vocab0,
+               ri.vocab0 + ri.n_vocab - 1);
+        printf("                 weights %.3f GB (%.0f%% of all)", ri.weight_bytes / 1e9,
+               100.0 * ri.weight_bytes / (double)in.weight_bytes);
+        if (ri.weight_resident >= 0)
+            printf(", %.3f GB resident now", ri.weight_resident / 1e9);
+        printf("; kv cache %llu bytes per token (f32), %.3f GB for %u tokens\n",
+               (unsigned long long)ri.kv_bytes_per_token, (double)ri.kv_bytes_per_token * ctx / 1e9,
+               ctx);
+    }
     printf("loaded in        %.2f s\n", load_s);
     gptoss_model_destroy(model);
     return 0;
@@ -308,7 +334,10 @@ static int write_npy(const char *path, const float *data, size_t rows, size_t co
 int cmd_logits(int argc, char **argv)
 {
     struct flags f;
-    int rc = flags_parse(argc, argv, 2, "--model --tokens --out --threads --dtype --weights", &f);
+    int rc = flags_parse(argc, argv, 2,
+                         "--model --tokens --out --threads --dtype --weights "
+                         "--tensor-parallel-size --distributed-backend",
+                         &f);
     if (rc)
         return rc;
     if (!f.tokens || !f.out)

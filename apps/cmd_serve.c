@@ -144,17 +144,8 @@ int cmd_serve(int argc, char **argv)
             return EXIT_USAGE;
         o.n_threads = (uint32_t)v;
     }
-    if (f.tensor_parallel_size) {
-        if (!flag_u64("--tensor-parallel-size", f.tensor_parallel_size, 1, 64, &v))
-            return EXIT_USAGE;
-        if (v != 1)
-            return fail_usage("--tensor-parallel-size %llu: this version runs one rank; "
-                              "tensor parallelism is not built yet",
-                              (unsigned long long)v);
-    }
-    if (f.distributed_backend && strcmp(f.distributed_backend, "threads") &&
-        strcmp(f.distributed_backend, "mpi"))
-        return fail_usage("--distributed-backend must be threads or mpi");
+    if ((rc = cli_parse_parallel(&f, &o.tensor_parallel_size, &o.distributed_backend)))
+        return rc;
     if (f.kv_cache_memory && !parse_bytes(f.kv_cache_memory, &o.kv_cache_bytes))
         return fail_usage("--kv-cache-memory must be a size such as 4G, 512M or 1073741824, got "
                           "\"%s\"",

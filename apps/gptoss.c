@@ -227,6 +227,31 @@ int cli_parse_dtype(const char *value, enum gptoss_dtype *out)
     return 0;
 }
 
+int cli_parse_parallel(const struct flags *f, uint32_t *size,
+                       enum gptoss_distributed_backend *backend)
+{
+    uint64_t v;
+    if (f->tensor_parallel_size) {
+        if (!flag_u64("--tensor-parallel-size", f->tensor_parallel_size, 1, 64, &v))
+            return EXIT_USAGE;
+        *size = (uint32_t)v;
+    }
+    if (f->distributed_backend) {
+        if (strcmp(f->distributed_backend, "threads") == 0)
+            *backend = GPTOSS_DISTRIBUTED_THREADS;
+        else if (strcmp(f->distributed_backend, "mpi") == 0)
+            *backend = GPTOSS_DISTRIBUTED_MPI;
+        else
+            return fail_usage("--distributed-backend must be threads or mpi, got \"%s\"",
+                              f->distributed_backend);
+    }
+    if (*backend == GPTOSS_DISTRIBUTED_MPI && !getenv("OMPI_COMM_WORLD_SIZE") &&
+        !getenv("PMIX_RANK") && !getenv("PMI_RANK"))
+        return fail_usage("--distributed-backend mpi runs one rank per process: start it with "
+                          "mpirun -np N (see docs/distributed.md)");
+    return 0;
+}
+
 int cli_parse_weights(const char *value, enum gptoss_weights *out)
 {
     if (!strcmp(value, "exact"))

@@ -141,11 +141,23 @@ enum gptoss_weights {
                              scale per row: half the bytes a decoded token reads there */
 };
 
+/* How the ranks of a model split with tensor parallelism talk (vLLM's --distributed-backend). */
+enum gptoss_distributed_backend {
+    GPTOSS_DISTRIBUTED_THREADS, /* every rank a thread group of this process */
+    GPTOSS_DISTRIBUTED_MPI,     /* one rank per process of an MPI job (mpirun -np N) */
+};
+
 struct gptoss_model_options {
     const struct gptoss_progress *progress; /* NULL: silent */
-    uint32_t n_threads;                     /* CPU threads; 0: one per available core */
+    uint32_t n_threads;                     /* CPU threads; 0: one per available core. With
+                                               threads tensor parallelism, shared by the ranks */
     enum gptoss_dtype dtype;                /* GPTOSS_DTYPE_AUTO */
     enum gptoss_weights weights;            /* GPTOSS_WEIGHTS_EXACT */
+    /* Split over this many ranks (0 or 1: not split; with MPI, 0 means the job's size): each
+     * holds 1/N of the attention heads, of every expert's hidden units, of the unembedding and
+     * of the KV cache. */
+    uint32_t tensor_parallel_size;
+    enum gptoss_distributed_backend distributed_backend;
 };
 
 GPTOSS_API void gptoss_model_options_init(struct gptoss_model_options *options);
@@ -181,6 +193,32 @@ struct gptoss_model_info {
 };
 
 GPTOSS_API void gptoss_model_info(const struct gptoss_model *model, struct gptoss_model_info *info);
+
+/* Tensor parallelism. With MPI every process of the job calls gptoss_model_create; on rank 0
+ * it returns the model to serve, on the others gptoss_model_run_worker must follow: it runs
+ * rank 0's steps on this rank's part until rank 0 destroys its model, then returns (destroy the
+ * model after it). With threads only rank 0 exists to the caller. */
+GPTOSS_API uint32_t gptoss_model_rank(const struct gptoss_model *model);
+GPTOSS_API uint32_t gptoss_model_n_ranks(const struct gptoss_model *model);
+GPTOSS_API enum gptoss_status gptoss_model_run_worker(struct gptoss_model *model);
+
+/* The memory plan of one rank: which part it holds and the bytes that costs. */
+struct gptoss_rank_info {
+    uint32_t rank;
+    uint32_t q_head0, n_q_heads, kv_head0, n_kv_heads; /* attention heads held */
+    uint32_t ff0, n_ff;                                /* every expert's hidden units held */
+    uint32_t vocab0, n_vocab;                          /* unembedding rows held */
+    uint64_t weight_bytes;       /* of the checkpoint's tensors, this rank's part (the whole
+                                    embedding included: it is read a row per token) */
+    uint64_t kv_bytes_per_token; /* of the KV cache, this rank's part */
+    uint64_t kv_bytes;           /* the KV cache allocated on this rank now */
+    int64_t weight_resident;     /* of weight_bytes, resident now; -1 where this process
+                                    cannot see (another MPI process) */
+};
+
+/* rank < gptoss_model_n_ranks(). */
+GPTOSS_API void gptoss_model_rank_info(const struct gptoss_model *model, uint32_t rank,
+                                       struct gptoss_rank_info *info);
 
 /* Of the weights' memory resident now (the mapped files and the --weights int8 copies): the
  * bytes resident, and the bytes of those mapped with 2 MB pages, which decode streams up to
@@ -342,8 +380,10 @@ struct gptoss_serve_options {
     uint32_t n_threads;              /* CPU threads; 0: one per available core */
     enum gptoss_dtype dtype;         /* GPTOSS_DTYPE_AUTO */
     enum gptoss_weights weights;     /* GPTOSS_WEIGHTS_EXACT */
-    const char *current_date;        /* "YYYY-MM-DD" for prompts; NULL: today (UTC) */
-    bool webui;                      /* true: the web chat UI at / */
+    uint32_t tensor_parallel_size;   /* 0 or 1: one rank (gptoss_model_options) */
+    enum gptoss_distributed_backend distributed_backend; /* GPTOSS_DISTRIBUTED_THREADS */
+    const char *current_date; /* "YYYY-MM-DD" for prompts; NULL: today (UTC) */
+    bool webui;               /* true: the web chat UI at / */
     bool demo; /* the model is the built-in demo model (said in the log, /status and the UI) */
     const char *webui_dir; /* NULL: the UI embedded in the library; else web/'s files from here */
 };

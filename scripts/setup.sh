@@ -7,9 +7,11 @@ set -euo pipefail
 
 GPTOSS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# C toolchain, the C libraries the runtime links, and the JavaScript libraries the web UI embeds
-# at build time (design.md, "Dependencies").
+# C toolchain, the C libraries the runtime links (Open MPI: tensor parallelism across
+# processes), and the JavaScript libraries the web UI embeds at build time (design.md,
+# "Dependencies").
 GPTOSS_APT_PACKAGES=(build-essential cmake pkg-config libpcre2-dev libjansson-dev libmicrohttpd-dev libxxhash-dev
+                     libopenmpi-dev openmpi-bin
                      libjs-marked node-dompurify libjs-highlight.js)
 # Extra for the test suite: unit tests, formatting check, Python for the end-to-end tests, and
 # the browser the web UI tests drive.

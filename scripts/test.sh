@@ -20,6 +20,10 @@ ctest --test-dir build --output-on-failure
 echo "== end-to-end tests (release)"
 GPTOSS_BIN=build/gptoss build/venv/bin/python -m pytest -q tests/e2e
 
+echo "== the serving suite against a server split over 2 tensor-parallel ranks"
+GPTOSS_TEST_SERVE_FLAGS="--tensor-parallel-size 2" GPTOSS_BIN=build/gptoss \
+    build/venv/bin/python -m pytest -q tests/e2e/test_server.py
+
 echo "== the model's end-to-end tests forced onto the AVX2 and portable C kernels"
 for isa in avx2 generic; do
     GPTOSS_CPU_ISA=$isa GPTOSS_BIN=build/gptoss build/venv/bin/python -m pytest -q \

@@ -45,6 +45,8 @@ GPTOSS_API enum gptoss_status gptoss_model_create(const char *dir,
         mo.f32_activations = options->dtype == GPTOSS_DTYPE_FLOAT32;
         mo.bf16_activations = options->dtype == GPTOSS_DTYPE_BFLOAT16;
         mo.weights_int8 = options->weights == GPTOSS_WEIGHTS_INT8;
+        mo.tensor_parallel_size = options->tensor_parallel_size;
+        mo.distributed_mpi = options->distributed_backend == GPTOSS_DISTRIBUTED_MPI;
         if (options->progress && options->progress->fn) {
             progress.fn = api_progress;
             progress.user = (void *)options->progress;
@@ -80,6 +82,44 @@ GPTOSS_API void gptoss_model_destroy(struct gptoss_model *model)
     model_destroy(model->model);
     gptoss_tokenizer_destroy(model->tokenizer);
     free(model);
+}
+
+GPTOSS_API uint32_t gptoss_model_rank(const struct gptoss_model *model)
+{
+    return model_rank(model->model);
+}
+
+GPTOSS_API uint32_t gptoss_model_n_ranks(const struct gptoss_model *model)
+{
+    return model_n_ranks(model->model);
+}
+
+GPTOSS_API enum gptoss_status gptoss_model_run_worker(struct gptoss_model *model)
+{
+    return model_worker_run(model->model);
+}
+
+GPTOSS_API void gptoss_model_rank_info(const struct gptoss_model *model, uint32_t rank,
+                                       struct gptoss_rank_info *info)
+{
+    struct model_rank_plan p;
+    model_rank_plan(model->model, rank, &p);
+    const struct model *held = model_rank_model(model->model, rank);
+    *info = (struct gptoss_rank_info){
+        .rank = rank,
+        .q_head0 = p.shard.q_head0,
+        .n_q_heads = p.shard.n_q_heads,
+        .kv_head0 = p.shard.kv_head0,
+        .n_kv_heads = p.shard.n_kv_heads,
+        .ff0 = p.shard.ff0,
+        .n_ff = p.shard.n_ff,
+        .vocab0 = p.shard.vocab0,
+        .n_vocab = p.shard.n_vocab,
+        .weight_bytes = p.weight_bytes,
+        .kv_bytes_per_token = p.kv_bytes_per_token,
+        .kv_bytes = p.kv_bytes,
+        .weight_resident = held ? (int64_t)model_rank_resident(held) : -1,
+    };
 }
 
 GPTOSS_API const struct gptoss_tokenizer *gptoss_model_tokenizer(const struct gptoss_model *model)

@@ -47,6 +47,8 @@ GPTOSS_API enum gptoss_status gptoss_serve(const struct gptoss_serve_options *o,
     c.f32_activations = o->dtype == GPTOSS_DTYPE_FLOAT32;
     c.bf16_activations = o->dtype == GPTOSS_DTYPE_BFLOAT16;
     c.weights_int8 = o->weights == GPTOSS_WEIGHTS_INT8;
+    c.tensor_parallel_size = o->tensor_parallel_size;
+    c.distributed_mpi = o->distributed_backend == GPTOSS_DISTRIBUTED_MPI;
     c.current_date = o->current_date;
     c.webui = o->webui;
     c.webui_dir = o->webui_dir;

@@ -17,28 +17,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* f32 copies of this rank's sinks (the tensors are already cut to its heads). */
 static enum gptoss_status sinks_to_f32(const struct model_config *config,
-                                       const struct model_weights *weights, float **sinks_out)
+                                       const struct model_weights *weights, uint32_t n_heads,
+                                       float **sinks_out)
 {
-    size_t n = (size_t)config->n_layers * config->n_heads;
-    float *sinks = xmalloc(n * sizeof(*sinks));
+    size_t n = (size_t)config->n_layers * n_heads;
+    float *sinks = xmalloc((n ? n : 1) * sizeof(*sinks));
     for (uint32_t l = 0; l < config->n_layers; l++)
-        for (uint32_t h = 0; h < config->n_heads; h++)
-            sinks[(size_t)l * config->n_heads + h] = tensor_get_f32(&weights->layers[l].sinks, h);
+        for (uint32_t h = 0; h < n_heads; h++)
+            sinks[(size_t)l * n_heads + h] = tensor_get_f32(&weights->layers[l].sinks, h);
     *sinks_out = sinks;
     return GPTOSS_OK;
 }
 
-enum gptoss_status model_load(const char *dir, const struct model_options *options,
-                              struct model **model_out)
+enum gptoss_status model_load_rank(const char *dir, const struct model_options *options,
+                                   struct comm *comm, struct model **model_out)
 {
     *model_out = NULL;
     struct model *model = xcalloc(1, sizeof(*model));
+    model->comm = comm;
     enum gptoss_status st = model_config_load(dir, &model->config);
+    if (st != GPTOSS_OK)
+        goto fail;
+    st = model_shard_plan(&model->config, comm ? comm->rank : 0, comm ? comm->size : 1,
+                          &model->shard);
     if (st != GPTOSS_OK)
         goto fail;
     st = model_weights_load(dir, &model->config, options ? options->progress : NULL,
                             &model->weights);
+    if (st != GPTOSS_OK)
+        goto fail;
+    st = model_weights_shard(model, options && options->weights_int8);
     if (st != GPTOSS_OK)
         goto fail;
     /* GPTOSS_BACKEND=ref runs the scalar oracle instead, for comparisons. */
@@ -57,15 +67,31 @@ enum gptoss_status model_load(const char *dir, const struct model_options *optio
             goto fail;
     }
     rope_init(&model->rope, &model->config.rope);
-    st = sinks_to_f32(&model->config, model->weights, &model->sinks);
+    st = sinks_to_f32(&model->config, model->weights, model->shard.n_q_heads, &model->sinks);
     if (st != GPTOSS_OK)
         goto fail;
     model->kv = xcalloc(model->config.n_layers, sizeof(*model->kv));
     *model_out = model;
     return GPTOSS_OK;
 fail:
+    model->comm = NULL; /* the caller still owns it on failure */
     model_destroy(model);
     return st;
+}
+
+uint32_t model_rank(const struct model *model)
+{
+    return model->shard.rank;
+}
+
+uint32_t model_n_ranks(const struct model *model)
+{
+    return model->shard.n_ranks;
+}
+
+const struct model_shard *model_shard_of(const struct model *model)
+{
+    return &model->shard;
 }
 
 const char *model_backend_name(const struct model *model)
@@ -90,9 +116,10 @@ const char *model_backend_name(const struct model *model)
 
 static void scratch_free(struct model_scratch *s)
 {
-    float **bufs[] = {&s->x,      &s->xn,     &s->q,      &s->k,        &s->v,
-                      &s->attn,   &s->proj,   &s->router, &s->expert_w, &s->moe_out,
-                      &s->rows_x, &s->rows_u, &s->rows_a, &s->rows_y};
+    float **bufs[] = {&s->x,          &s->xn,     &s->q,      &s->k,        &s->v,
+                      &s->attn,       &s->proj,   &s->router, &s->expert_w, &s->moe_out,
+                      &s->rows_x,     &s->rows_u, &s->rows_a, &s->rows_y,   &s->logits_local,
+                      &s->logits_all, &s->flag};
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
         free(*bufs[i]);
         *bufs[i] = NULL;
@@ -108,7 +135,7 @@ static void scratch_free(struct model_scratch *s)
 /* Bytes of one layer's keys (or values) for nb blocks; 0 when that overflows. */
 static size_t kv_bytes(const struct model *model, uint32_t nb)
 {
-    size_t row = (size_t)model->config.n_kv_heads * model->config.head_dim;
+    size_t row = (size_t)model->shard.n_kv_heads * model->config.head_dim;
     size_t n = (size_t)nb * KV_BLOCK_SIZE * row * sizeof(float);
     return nb && n / nb / KV_BLOCK_SIZE / sizeof(float) == row ? n : 0;
 }
@@ -128,12 +155,16 @@ void model_destroy(struct model *model)
 {
     if (!model)
         return;
+    if (model->comm && model->shard.rank == 0)
+        model_tp_stop(model);
+    comm_destroy(model->comm);
     kv_free(model);
     free(model->kv);
     scratch_free(&model->scratch);
     free(model->sinks);
     model_weights_destroy(model->weights);
     pages_free(model->int8_store, model->int8_store_bytes);
+    pages_free(model->shard_store, model->shard_store_bytes);
     free(model);
 }
 
@@ -145,6 +176,8 @@ void model_weight_pages(const struct model *model, uint64_t *resident, uint64_t 
         pages_count(w->shards[i]->map.data, w->shards[i]->map.size, resident, huge);
     if (model->int8_store)
         pages_count(model->int8_store, model->int8_store_bytes, resident, huge);
+    if (model->shard_store)
+        pages_count(model->shard_store, model->shard_store_bytes, resident, huge);
 }
 
 const struct model_config *model_config(const struct model *model)
@@ -165,14 +198,14 @@ enum kv_group model_layer_group(const struct model *model, uint32_t layer)
 uint64_t model_kv_block_bytes(const struct model *model, enum kv_group group)
 {
     uint64_t per_layer =
-        2ull * KV_BLOCK_SIZE * model->config.n_kv_heads * model->config.head_dim * sizeof(float);
+        2ull * KV_BLOCK_SIZE * model->shard.n_kv_heads * model->config.head_dim * sizeof(float);
     uint64_t n = 0;
     for (uint32_t l = 0; l < model->config.n_layers; l++)
         n += model_layer_group(model, l) == group ? per_layer : 0;
     return n;
 }
 
-enum gptoss_status model_kv_alloc(struct model *model, const uint32_t n_blocks[KV_N_GROUPS])
+static enum gptoss_status kv_alloc_local(struct model *model, const uint32_t n_blocks[KV_N_GROUPS])
 {
     kv_free(model);
     for (uint32_t l = 0; l < model->config.n_layers; l++) {
@@ -192,6 +225,29 @@ enum gptoss_status model_kv_alloc(struct model *model, const uint32_t n_blocks[K
     }
     memcpy(model->kv_blocks, n_blocks, sizeof(model->kv_blocks));
     return GPTOSS_OK;
+}
+
+/* Every rank allocates its part; all keep it only if all could. */
+enum gptoss_status model_kv_alloc_rank(struct model *model, const uint32_t n_blocks[KV_N_GROUPS])
+{
+    enum gptoss_status st = kv_alloc_local(model, n_blocks);
+    if (model->comm && model->comm->size > 1 && !model_tp_agree(model->comm, st == GPTOSS_OK) &&
+        st == GPTOSS_OK) {
+        kv_free(model);
+        st = error_set(GPTOSS_ERR_NOMEM, "another tensor-parallel rank could not allocate its "
+                                         "part of the KV cache");
+    }
+    return st;
+}
+
+enum gptoss_status model_kv_alloc(struct model *model, const uint32_t n_blocks[KV_N_GROUPS])
+{
+    if (model->comm && model->comm->size > 1) {
+        enum gptoss_status st = model_tp_send_kv_alloc(model, n_blocks);
+        if (st != GPTOSS_OK)
+            return st;
+    }
+    return model_kv_alloc_rank(model, n_blocks);
 }
 
 /* Grows one scratch buffer to n floats; false when memory is short. */
@@ -220,14 +276,19 @@ enum gptoss_status model_scratch_reserve(struct model *model, uint32_t n_tokens)
         return GPTOSS_OK;
     const struct model_config *c = &model->config;
     size_t n = n_tokens, k = c->n_experts_per_token, nk = n * k;
-    size_t q_w = (size_t)c->n_heads * c->head_dim, kv_w = (size_t)c->n_kv_heads * c->head_dim;
+    const struct model_shard *sh = &model->shard;
+    size_t q_w = (size_t)sh->n_q_heads * c->head_dim, kv_w = (size_t)sh->n_kv_heads * c->head_dim;
+    size_t ff = sh->n_ff ? sh->n_ff : 1;
+    bool tp = sh->n_ranks > 1;
     bool ok = grow(&s->x, n * c->d_model) && grow(&s->xn, n * c->d_model) && grow(&s->q, n * q_w) &&
               grow(&s->k, n * kv_w) && grow(&s->v, n * kv_w) && grow(&s->attn, n * q_w) &&
               grow(&s->proj, n * c->d_model) && grow(&s->router, n * c->n_experts) &&
               grow(&s->expert_w, nk) && grow(&s->moe_out, n * c->d_model) &&
-              grow(&s->rows_x, n * c->d_model) && grow(&s->rows_u, n * 2 * (size_t)c->d_ff) &&
-              grow(&s->rows_a, n * c->d_ff) && grow(&s->rows_y, n * c->d_model) &&
-              grow_u32(&s->expert_idx, nk) && grow_u32(&s->rows_token, nk) &&
+              grow(&s->rows_x, n * c->d_model) && grow(&s->rows_u, n * 2 * ff) &&
+              grow(&s->rows_a, n * ff) && grow(&s->rows_y, n * c->d_model) &&
+              (!tp || grow(&s->logits_local, n * (size_t)(sh->n_vocab ? sh->n_vocab : 1))) &&
+              (!tp || sh->rank != 0 || grow(&s->logits_all, n * (size_t)c->n_vocab)) &&
+              grow(&s->flag, 1) && grow_u32(&s->expert_idx, nk) && grow_u32(&s->rows_token, nk) &&
               grow_u32(&s->rows_slot, nk) && grow_u32(&s->expert_count, c->n_experts) &&
               grow_u32(&s->expert_start, c->n_experts + 1);
     if (!ok) {

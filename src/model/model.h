@@ -10,6 +10,7 @@
 #include "gptoss.h"
 #include "model/batch.h"
 #include "model/model_config.h"
+#include "model/model_shard.h"
 #include "model/model_weights.h"
 
 #include <stddef.h>
@@ -23,6 +24,11 @@ struct model_options {
     bool bf16_activations; /* backend_cpu_bf16(): bf16 activations at most, never int8 */
     bool weights_int8;     /* q/k/v/o and the unembedding as per-row int8 (model_int8.c) */
     const struct model_progress *progress; /* may be NULL */
+    /* Tensor parallelism: the model split over this many ranks (0 or 1: not split) ... */
+    uint32_t tensor_parallel_size;
+    /* ... as threads of this process (each with n_threads / N CPU threads), or as the
+     * processes of an MPI job (mpirun; tensor_parallel_size is then the job's size). */
+    bool distributed_mpi;
 };
 
 /* Loads the checkpoint directory `dir`: config.json, generation_config.json (optional) and the
@@ -30,6 +36,28 @@ struct model_options {
 enum gptoss_status model_load(const char *dir, const struct model_options *options,
                               struct model **model_out);
 void model_destroy(struct model *model);
+
+/* Tensor parallelism over MPI: every process loads its rank's part with model_load; rank 0 goes
+ * on to serve, the others call model_worker_run, which runs rank 0's steps until rank 0's
+ * model_destroy, then destroy theirs. model_rank says which one this process is. */
+uint32_t model_rank(const struct model *model);
+uint32_t model_n_ranks(const struct model *model);
+enum gptoss_status model_worker_run(struct model *model);
+
+/* This rank's part (model_shard.h). */
+const struct model_shard *model_shard_of(const struct model *model);
+/* The memory plan of rank `rank` of this model's group (any rank: they are computed from the
+ * config), with weight_resident measured where this process holds that rank (-1 otherwise). */
+struct model_rank_plan {
+    struct model_shard shard;
+    uint64_t weight_bytes, kv_bytes_per_token, kv_bytes;
+    int64_t weight_resident;
+};
+void model_rank_plan(const struct model *model, uint32_t rank, struct model_rank_plan *out);
+/* Of this model's (rank's) weights, the bytes resident now (mincore over its tensors). */
+uint64_t model_rank_resident(const struct model *model);
+/* The rank's model when this process holds it (rank 0, or a thread group's rank); else NULL. */
+const struct model *model_rank_model(const struct model *model, uint32_t rank);
 
 const struct model_config *model_config(const struct model *model);
 const struct model_weights *model_weights(const struct model *model);

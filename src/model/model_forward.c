@@ -74,7 +74,11 @@ static void moe(struct model *model, const struct layer_weights *lw, uint32_t n)
     const struct model_config *c = &model->config;
     const struct backend_ops *ops = model->ops;
     struct model_scratch *s = &model->scratch;
-    uint32_t k = c->n_experts_per_token, D = c->d_model;
+    uint32_t k = c->n_experts_per_token, D = c->d_model, F = model->shard.n_ff;
+
+    memset(s->moe_out, 0, (size_t)n * D * sizeof(float));
+    if (F == 0)
+        return; /* a tensor-parallel rank left without hidden units adds nothing */
 
     ops->matmul(s->xn, n, &lw->router, &lw->router_bias, s->router);
     ops->router_topk(s->router, n, c->n_experts, k, s->expert_idx, s->expert_w);
@@ -95,7 +99,6 @@ static void moe(struct model *model, const struct layer_weights *lw, uint32_t n)
             s->rows_slot[r] = j;
         }
 
-    memset(s->moe_out, 0, (size_t)n * D * sizeof(float));
     for (uint32_t e = 0; e < c->n_experts; e++) {
         uint32_t r0 = s->expert_start[e], m = s->expert_start[e + 1] - r0;
         if (m == 0)
@@ -104,7 +107,7 @@ static void moe(struct model *model, const struct layer_weights *lw, uint32_t n)
             memcpy(s->rows_x + (size_t)r * D, s->xn + (size_t)s->rows_token[r0 + r] * D,
                    D * sizeof(float));
         ops->expert_matmul(s->rows_x, m, &lw->gate_up, e, s->rows_u);
-        ops->swiglu(s->rows_u, m, c->d_ff, c->swiglu_alpha, c->swiglu_limit, s->rows_a);
+        ops->swiglu(s->rows_u, m, F, c->swiglu_alpha, c->swiglu_limit, s->rows_a);
         ops->expert_matmul(s->rows_a, m, &lw->down, e, s->rows_y);
         for (uint32_t r = 0; r < m; r++) {
             uint32_t t = s->rows_token[r0 + r];
@@ -116,20 +119,74 @@ static void moe(struct model *model, const struct layer_weights *lw, uint32_t n)
 
 /* ---- The step -------------------------------------------------------------------------------- */
 
+/* Sums a tensor-parallel rank's partial sums over all ranks (nothing for one rank). */
+static enum gptoss_status tp_sum(struct model *model, float *buf, size_t n)
+{
+    if (!model->comm || model->comm->size <= 1)
+        return GPTOSS_OK;
+    return comm_allreduce_sum(model->comm, buf, n);
+}
+
+/* Rank 0 gathers every rank's columns of the n_out rows of logits into logits_out. */
+static enum gptoss_status tp_gather_logits(struct model *model, uint32_t n_out, float *logits_out)
+{
+    const struct model_config *c = &model->config;
+    struct model_scratch *s = &model->scratch;
+    uint32_t n_ranks = model->shard.n_ranks;
+    size_t counts[64];
+    struct model_shard part[64];
+    GPTOSS_ASSERT(n_ranks <= 64);
+    for (uint32_t r = 0; r < n_ranks; r++) {
+        enum gptoss_status st = model_shard_plan(c, r, n_ranks, &part[r]);
+        GPTOSS_ASSERT(st == GPTOSS_OK); /* this rank's own plan succeeded */
+        counts[r] = (size_t)n_out * part[r].n_vocab;
+    }
+    enum gptoss_status st = comm_gather(model->comm, s->logits_local, s->logits_all, counts);
+    if (st != GPTOSS_OK || model->shard.rank != 0)
+        return st;
+    const float *src = s->logits_all;
+    for (uint32_t r = 0; r < n_ranks; r++) {
+        uint32_t nv = part[r].n_vocab;
+        for (uint32_t i = 0; i < n_out; i++)
+            memcpy(logits_out + (size_t)i * c->n_vocab + part[r].vocab0, src + (size_t)i * nv,
+                   nv * sizeof(float));
+        src += (size_t)n_out * nv;
+    }
+    return GPTOSS_OK;
+}
+
 enum gptoss_status model_forward(struct model *model, const struct batch *batch, float *logits_out)
 {
     enum gptoss_status st = batch_check(model, batch);
-    if (st == GPTOSS_OK)
-        st = model_scratch_reserve(model, batch->n_tokens);
+    if (st != GPTOSS_OK)
+        return st;
+    if (model->comm && model->comm->size > 1) {
+        st = model_tp_send_forward(model, batch);
+        if (st != GPTOSS_OK)
+            return st;
+    }
+    return model_forward_local(model, batch, logits_out);
+}
+
+enum gptoss_status model_forward_local(struct model *model, const struct batch *batch,
+                                       float *logits_out)
+{
+    enum gptoss_status st = model_scratch_reserve(model, batch->n_tokens);
+    bool tp = model->comm && model->comm->size > 1;
+    if (tp && !model_tp_agree(model->comm, st == GPTOSS_OK))
+        return st != GPTOSS_OK ? st
+                               : error_set(GPTOSS_ERR_NOMEM, "another tensor-parallel rank could "
+                                                             "not allocate its activations");
     if (st != GPTOSS_OK)
         return st;
 
     const struct model_config *c = &model->config;
+    const struct model_shard *sh = &model->shard;
     const struct model_weights *w = model->weights;
     const struct backend_ops *ops = model->ops;
     struct model_scratch *s = &model->scratch;
     uint32_t n = batch->n_tokens, D = c->d_model;
-    uint32_t kv_w = c->n_kv_heads * c->head_dim;
+    uint32_t kv_w = sh->n_kv_heads * c->head_dim;
 
     ops->embed(&w->embed, batch->tokens, n, s->x);
 
@@ -137,20 +194,20 @@ enum gptoss_status model_forward(struct model *model, const struct batch *batch,
         const struct layer_weights *lw = &w->layers[l];
         enum kv_group group = model_layer_group(model, l);
 
-        /* Attention. */
+        /* Attention, over this rank's heads. */
         ops->rmsnorm(s->x, n, &lw->attn_norm, c->rms_norm_eps, s->xn);
         ops->matmul(s->xn, n, &lw->q, &lw->q_bias, s->q);
         ops->matmul(s->xn, n, &lw->k, &lw->k_bias, s->k);
         ops->matmul(s->xn, n, &lw->v, &lw->v_bias, s->v);
-        ops->rope(s->q, n, c->n_heads, batch->positions, &model->rope);
-        ops->rope(s->k, n, c->n_kv_heads, batch->positions, &model->rope);
+        ops->rope(s->q, n, sh->n_q_heads, batch->positions, &model->rope);
+        ops->rope(s->k, n, sh->n_kv_heads, batch->positions, &model->rope);
         ops->kv_write(&model->kv[l], KV_BLOCK_SIZE, kv_w, s->k, s->v, batch->slots[group], n);
         struct attention_args args = {
             .q = s->q,
             .out = s->attn,
             .n_tokens = n,
-            .n_heads = c->n_heads,
-            .n_kv_heads = c->n_kv_heads,
+            .n_heads = sh->n_q_heads,
+            .n_kv_heads = sh->n_kv_heads,
             .head_dim = c->head_dim,
             .block_size = KV_BLOCK_SIZE,
             .kv = &model->kv[l],
@@ -158,16 +215,21 @@ enum gptoss_status model_forward(struct model *model, const struct batch *batch,
             .seq_of_token = batch->seq_of_token,
             .block_tables = batch->block_tables[group],
             .window = c->layer_sliding[l] ? c->sliding_window : 0,
-            .sinks = model->sinks + (size_t)l * c->n_heads,
+            .sinks = model->sinks + (size_t)l * sh->n_q_heads,
             .scale = 1.0f / sqrtf((float)c->head_dim),
         };
         ops->attention(&args);
-        ops->matmul(s->attn, n, &lw->o, &lw->o_bias, s->proj);
+        /* o_proj's bias once, on rank 0, before the ranks' partial sums are added up. */
+        ops->matmul(s->attn, n, &lw->o, sh->rank == 0 ? &lw->o_bias : NULL, s->proj);
+        if ((st = tp_sum(model, s->proj, (size_t)n * D)) != GPTOSS_OK)
+            return st;
         ops->add_scaled(s->x, s->proj, (size_t)n * D, 1.0f);
 
-        /* Mixture of experts. */
+        /* Mixture of experts, over this rank's hidden units of each. */
         ops->rmsnorm(s->x, n, &lw->mlp_norm, c->rms_norm_eps, s->xn);
         moe(model, lw, n);
+        if ((st = tp_sum(model, s->moe_out, (size_t)n * D)) != GPTOSS_OK)
+            return st;
         ops->add_scaled(s->x, s->moe_out, (size_t)n * D, 1.0f);
     }
 
@@ -178,7 +240,13 @@ enum gptoss_status model_forward(struct model *model, const struct batch *batch,
             memmove(s->xn + (size_t)n_out++ * D, s->x + (size_t)i * D, D * sizeof(float));
     if (n_out) {
         ops->rmsnorm(s->xn, n_out, &w->final_norm, c->rms_norm_eps, s->xn);
-        ops->matmul(s->xn, n_out, &w->lm_head, NULL, logits_out);
+        if (!tp) {
+            ops->matmul(s->xn, n_out, &w->lm_head, NULL, logits_out);
+            return GPTOSS_OK;
+        }
+        if (sh->n_vocab)
+            ops->matmul(s->xn, n_out, &w->lm_head, NULL, s->logits_local);
+        return tp_gather_logits(model, n_out, logits_out);
     }
     return GPTOSS_OK;
 }

@@ -21,6 +21,7 @@
 
 struct int8_job {
     const struct tensor *src; /* F32 or BF16 (rows, cols) */
+    const float *row_amax;    /* NULL, or each row's max |w| to scale by (o_row_amax) */
     int8_t *q;
     float *scales;
 };
@@ -35,11 +36,13 @@ struct int8_run {
 /* Row r of src → q[0..cols) and its scale. Rounds half away from zero. Plain loops over the
  * bf16 bits, which the compiler vectorises: a positive bf16's bits order like its value, so
  * the largest magnitude is the largest (bits & 0x7fff). */
-static void int8_row(const struct tensor *src, uint64_t r, uint64_t cols, int8_t *q,
-                     float *scale_out)
+static void int8_row(const struct tensor *src, uint64_t r, uint64_t cols, const float *given,
+                     int8_t *q, float *scale_out)
 {
     float amax = 0.0f;
-    if (src->dtype == DTYPE_BF16) {
+    if (given) {
+        amax = given[r];
+    } else if (src->dtype == DTYPE_BF16) {
         const uint16_t *w = (const uint16_t *)src->data + r * cols;
         uint16_t top = 0;
         for (uint64_t c = 0; c < cols; c++) {
@@ -81,7 +84,7 @@ static void int8_task(void *arg, uint32_t task, uint32_t worker)
     uint64_t r0 = (task - run->first_task[j]) * run->rows_per_task;
     uint64_t r1 = r0 + run->rows_per_task < rows ? r0 + run->rows_per_task : rows;
     for (uint64_t r = r0; r < r1; r++)
-        int8_row(job->src, r, cols, job->q + r * cols, &job->scales[r]);
+        int8_row(job->src, r, cols, job->row_amax, job->q + r * cols, &job->scales[r]);
 }
 
 enum gptoss_status model_weights_to_int8(struct model *model, uint32_t n_threads)
@@ -91,8 +94,10 @@ enum gptoss_status model_weights_to_int8(struct model *model, uint32_t n_threads
     size_t n_jobs = (size_t)c->n_layers * 4 + 1;
     struct tensor **targets = calloc(n_jobs, sizeof(*targets));
     struct int8_job *jobs = calloc(n_jobs, sizeof(*jobs));
+    const float **amaxes = calloc(n_jobs, sizeof(*amaxes));
     uint64_t *first = calloc(n_jobs + 1, sizeof(*first));
-    if (!targets || !jobs || !first) {
+    if (!targets || !jobs || !first || !amaxes) {
+        free(amaxes);
         free(targets);
         free(jobs);
         free(first);
@@ -103,6 +108,7 @@ enum gptoss_status model_weights_to_int8(struct model *model, uint32_t n_threads
         targets[t++] = &w->layers[l].q;
         targets[t++] = &w->layers[l].k;
         targets[t++] = &w->layers[l].v;
+        amaxes[t] = w->layers[l].o_row_amax;
         targets[t++] = &w->layers[l].o;
     }
     targets[t++] = &w->lm_head;
@@ -117,6 +123,7 @@ enum gptoss_status model_weights_to_int8(struct model *model, uint32_t n_threads
     size_t store_bytes = bytes + n_rows * sizeof(float);
     void *store = pages_alloc(store_bytes); /* streamed every token: on huge pages (pages.h) */
     if (!store) {
+        free(amaxes);
         free(targets);
         free(jobs);
         free(first);
@@ -127,7 +134,7 @@ enum gptoss_status model_weights_to_int8(struct model *model, uint32_t n_threads
     float *scales = (float *)((char *)store + bytes);
     const uint64_t rows_per_task = 256;
     for (size_t j = 0; j < n_jobs; j++) {
-        jobs[j] = (struct int8_job){targets[j], q, scales};
+        jobs[j] = (struct int8_job){targets[j], amaxes[j], q, scales};
         q += targets[j]->shape[0] * targets[j]->shape[1];
         scales += targets[j]->shape[0];
         first[j + 1] = first[j] + (targets[j]->shape[0] + rows_per_task - 1) / rows_per_task;
@@ -148,6 +155,7 @@ enum gptoss_status model_weights_to_int8(struct model *model, uint32_t n_threads
     }
     model->int8_store = store;
     model->int8_store_bytes = store_bytes;
+    free(amaxes);
     free(targets);
     free(jobs);
     free(first);

@@ -5,7 +5,9 @@
 #define GPTOSS_MODEL_INTERNAL_H
 
 #include "backend/backend.h"
+#include "comm/comm.h"
 #include "model/model.h"
+#include "model/model_shard.h"
 
 /* Activations of one step, grown to the largest batch seen. Dimensions as in model_weights.h,
  * n = tokens in the batch, k = experts per token. */
@@ -29,7 +31,12 @@ struct model_scratch {
     float *rows_u;          /* (n, 2F) gate/up */
     float *rows_a;          /* (n, F) after SwiGLU */
     float *rows_y;          /* (n, D) expert output */
+    float *logits_local;    /* (n, V/N) tensor parallel: this rank's logits columns */
+    float *logits_all;      /* (n, V) tensor parallel, rank 0: every rank's, rank after rank */
+    float *flag;            /* (1) tensor parallel: the step's agreement */
 };
+
+struct model_tp_threads;
 
 struct model {
     struct model_config config;
@@ -42,7 +49,43 @@ struct model {
     struct model_scratch scratch;
     void *int8_store; /* --weights int8: the requantised matrices and their scales */
     size_t int8_store_bytes;
+    /* Tensor parallelism: this rank's part, its link to the others (NULL: one rank), the
+     * copies its part needed (model_shard.c), and on rank 0 of a thread group the other
+     * ranks' threads (model_tp.c). */
+    struct model_shard shard;
+    struct comm *comm;
+    void *shard_store;
+    size_t shard_store_bytes;
+    struct model_tp_threads *threads;
 };
+
+/* Cuts the loaded weights down to model->shard (model_shard.c); nothing for one rank. With
+ * int8 the whole rows of o_proj are read once for their max |w| (layer_weights.o_row_amax). */
+enum gptoss_status model_weights_shard(struct model *model, bool int8);
+
+/* Loads rank comm->rank's part (comm NULL: the whole model), taking ownership of comm. */
+enum gptoss_status model_load_rank(const char *dir, const struct model_options *options,
+                                   struct comm *comm, struct model **model_out);
+
+/* The step on this rank's part: every rank runs it with the same batch, and rank 0 (only)
+ * gets the logits. */
+enum gptoss_status model_forward_local(struct model *model, const struct batch *batch,
+                                       float *logits_out);
+
+/* Rank 0's half of the step protocol (model_tp.c): sends the batch, or the KV sizes, to the
+ * other ranks, which run model_worker_run. */
+enum gptoss_status model_tp_send_forward(struct model *model, const struct batch *batch);
+enum gptoss_status model_tp_send_kv_alloc(struct model *model,
+                                          const uint32_t n_blocks[KV_N_GROUPS]);
+/* Stops the other ranks (rank 0, at destroy) and joins a thread group's threads. */
+void model_tp_stop(struct model *model);
+
+/* model_kv_alloc on one rank, then agreement: what the other ranks run for rank 0's call. */
+enum gptoss_status model_kv_alloc_rank(struct model *model, const uint32_t n_blocks[KV_N_GROUPS]);
+
+/* Whether every rank has ok set (each rank calls it with its own): one tiny all-reduce. A
+ * failed collective counts as not ok. */
+bool model_tp_agree(struct comm *comm, bool ok);
 
 /* --weights int8: requantises q/k/v/o and the unembedding to per-row int8 (model_int8.c),
  * with n_threads threads (0: one per CPU), and points their tensors at the copies. */

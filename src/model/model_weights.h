@@ -23,9 +23,12 @@ struct layer_weights {
     struct tensor router, router_bias;  /* (E, D), (E) */
     struct tensor w1_blocks, w1_scales; /* MXFP4: (E, 2F, D/32, 16), (E, 2F, D/32) u8 */
     struct tensor w2_blocks, w2_scales; /* MXFP4: (E, D, F/32, 16), (E, D, F/32) u8 */
-    struct tensor w1, w2;         /* bf16 experts: gate_up_proj (E, D, 2F), down_proj (E, F, D) */
-    struct tensor w1_bias;        /* (E, 2F) gate/up interleaved like the rows of w1 */
-    struct tensor w2_bias;        /* (E, D) */
+    struct tensor w1, w2;  /* bf16 experts: gate_up_proj (E, D, 2F), down_proj (E, F, D) */
+    struct tensor w1_bias; /* (E, 2F) gate/up interleaved like the rows of w1 */
+    struct tensor w2_bias; /* (E, D) */
+    /* A tensor-parallel rank's o holds some columns of each row; with --weights int8 its rows
+     * are scaled by the whole row's max |w| (model_shard.c), as one rank's would be. */
+    const float *o_row_amax;      /* (D) or NULL */
     struct expert_matrix gate_up; /* views of the above, ready for backend expert_matmul */
     struct expert_matrix down;
 };

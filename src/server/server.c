@@ -129,6 +129,34 @@ static void metrics_histogram(struct buf *b, const char *name, const char *label
                label, (unsigned long long)h->count);
 }
 
+/* Memory per tensor-parallel rank (one rank: the whole model): its part of the weights, of
+ * those the bytes resident (where this process holds the rank), and its KV cache. */
+static void metrics_ranks(struct buf *b, const struct server *s, const char *label)
+{
+    uint32_t n = model_n_ranks(s->model);
+    struct model_rank_plan *p = xcalloc(n, sizeof(*p));
+    for (uint32_t r = 0; r < n; r++) {
+        model_rank_plan(s->model, r, &p[r]);
+        const struct model *held = model_rank_model(s->model, r);
+        if (held)
+            p[r].weight_resident = (int64_t)model_rank_resident(held);
+    }
+    buf_printf(b, "# TYPE gptoss:rank_weight_bytes gauge\n");
+    for (uint32_t r = 0; r < n; r++)
+        buf_printf(b, "gptoss:rank_weight_bytes{%s,rank=\"%u\"} %llu\n", label, r,
+                   (unsigned long long)p[r].weight_bytes);
+    buf_printf(b, "# TYPE gptoss:rank_weight_resident_bytes gauge\n");
+    for (uint32_t r = 0; r < n; r++)
+        if (p[r].weight_resident >= 0)
+            buf_printf(b, "gptoss:rank_weight_resident_bytes{%s,rank=\"%u\"} %lld\n", label, r,
+                       (long long)p[r].weight_resident);
+    buf_printf(b, "# TYPE gptoss:rank_kv_cache_bytes gauge\n");
+    for (uint32_t r = 0; r < n; r++)
+        buf_printf(b, "gptoss:rank_kv_cache_bytes{%s,rank=\"%u\"} %llu\n", label, r,
+                   (unsigned long long)p[r].kv_bytes);
+    free(p);
+}
+
 static void handle_metrics(void *ctx, struct http_exchange *ex)
 {
     struct server *s = ctx;
@@ -169,6 +197,8 @@ static void handle_metrics(void *ctx, struct http_exchange *ex)
     metrics_histogram(&b, "e2e_request_latency_seconds", label, &m->e2e);
     metrics_histogram(&b, "request_queue_time_seconds", label, &m->queue);
     pthread_mutex_unlock(&m->lock);
+    if (atomic_load(&s->ready))
+        metrics_ranks(&b, s, label);
     http_respond(ex, 200, "text/plain; version=0.0.4", b.data, b.len);
     buf_deinit(&b);
 }
@@ -366,26 +396,45 @@ static void handle_status(void *ctx, struct http_exchange *ex)
         blocks_total += es.kv_blocks_total[g];
     }
     uint32_t threads = s->cfg.n_threads ? s->cfg.n_threads : threadpool_default_threads();
-    char device_name[64];
-    snprintf(device_name, sizeof(device_name), "CPU, %u thread%s", threads,
-             threads == 1 ? "" : "s");
-    json_t *device = json_pack("{s:i,s:s,s:s,s:I,s:I,s:I,s:I}", "rank", 0, "kind", "cpu", "name",
-                               device_name, "memory_used", (json_int_t)process_rss_bytes(),
-                               "memory_total", (json_int_t)physical_memory_bytes(), "weights_bytes",
-                               (json_int_t)(ready ? model_weights(s->model)->n_bytes : 0),
-                               "kv_cache_bytes", (json_int_t)s->kv_cache_bytes);
+    uint32_t n_ranks = ready ? model_n_ranks(s->model) : 1;
+    json_t *devices = json_array();
+    for (uint32_t r = 0; r < n_ranks; r++) {
+        char device_name[96];
+        uint32_t t = n_ranks > 1 ? (threads / n_ranks ? threads / n_ranks : 1) : threads;
+        if (n_ranks > 1)
+            snprintf(device_name, sizeof(device_name), "CPU rank %u, %u thread%s", r, t,
+                     t == 1 ? "" : "s");
+        else
+            snprintf(device_name, sizeof(device_name), "CPU, %u thread%s", t, t == 1 ? "" : "s");
+        uint64_t weights = ready ? model_weights(s->model)->n_bytes : 0, kv = s->kv_cache_bytes;
+        uint64_t used = process_rss_bytes();
+        if (n_ranks > 1) {
+            /* One process may hold several ranks: each is its resident weights and its KV. */
+            struct model_rank_plan p;
+            model_rank_plan(s->model, r, &p);
+            const struct model *held = model_rank_model(s->model, r);
+            weights = p.weight_bytes;
+            kv = p.kv_bytes;
+            used = (held ? model_rank_resident(held) : p.weight_bytes) + p.kv_bytes;
+        }
+        json_array_append_new(
+            devices, json_pack("{s:i,s:s,s:s,s:I,s:I,s:I,s:I}", "rank", (int)r, "kind", "cpu",
+                               "name", device_name, "memory_used", (json_int_t)used, "memory_total",
+                               (json_int_t)physical_memory_bytes(), "weights_bytes",
+                               (json_int_t)weights, "kv_cache_bytes", (json_int_t)kv));
+    }
     json_t *kv =
         json_pack("{s:f,s:i,s:i,s:i,s:f}", "usage", es.kv_usage, "blocks_used", (int)blocks_used,
                   "blocks_total", (int)blocks_total, "tokens_capacity", (int)es.kv_tokens,
                   "prefix_cache_hit_rate",
                   es.prefix_queries ? (double)es.prefix_hits / (double)es.prefix_queries : 0.0);
     json_t *body = json_pack(
-        "{s:s,s:b,s:s,s:b,s:f,s:i,s:b,s:{s:i,s:i},s:o,s:{s:I,s:I},s:[o]}", "model",
+        "{s:s,s:b,s:s,s:b,s:f,s:i,s:b,s:{s:i,s:i},s:o,s:{s:I,s:I},s:o}", "model",
         s->cfg.served_model_name, "demo", s->cfg.demo, "version", gptoss_version(), "ready", ready,
         "uptime_s", server_now() - s->t_start, "max_model_len", (int)s->max_model_len,
         "auth_required", s->cfg.n_api_keys > 0, "requests", "running", (int)es.n_running, "waiting",
         (int)es.n_waiting, "kv_cache", kv, "tokens", "prompt", (json_int_t)es.prompt_tokens,
-        "generation", (json_int_t)es.generation_tokens, "devices", device);
+        "generation", (json_int_t)es.generation_tokens, "devices", devices);
     http_respond_json(ex, 200, body);
 }
 
@@ -425,10 +474,12 @@ static enum gptoss_status server_load(struct server *s)
     struct model_options mo = {.n_threads = s->cfg.n_threads,
                                .f32_activations = s->cfg.f32_activations,
                                .bf16_activations = s->cfg.bf16_activations,
-                               .weights_int8 = s->cfg.weights_int8};
+                               .weights_int8 = s->cfg.weights_int8,
+                               .tensor_parallel_size = s->cfg.tensor_parallel_size,
+                               .distributed_mpi = s->cfg.distributed_mpi};
     enum gptoss_status st = model_load(s->cfg.model_dir, &mo, &s->model);
-    if (st != GPTOSS_OK)
-        return st;
+    if (st != GPTOSS_OK || model_rank(s->model) != 0)
+        return st; /* an MPI rank other than 0 only runs rank 0's steps (server_run) */
     char *tok_path = xmalloc(strlen(s->cfg.model_dir) + sizeof("/tokenizer.json"));
     sprintf(tok_path, "%s/tokenizer.json", s->cfg.model_dir);
     st = tokenizer_create(tok_path, &s->tok);
@@ -523,11 +574,29 @@ enum gptoss_status server_run(const struct server_config *cfg, volatile sig_atom
     for (size_t i = 0; cfg->webui && i < webui_n_assets; i++)
         s->routes[n_routes++] =
             (struct http_route){"GET", webui_assets[i].path, handle_webui, true};
-    enum gptoss_status st = http_server_create(&hc, s->routes, n_routes, s, &s->http);
-    if (st == GPTOSS_OK) {
+    enum gptoss_status st = GPTOSS_OK;
+    if (cfg->distributed_mpi) {
+        /* Every process of the job loads its rank's part first; only rank 0 then listens. */
+        st = server_load(s);
+        if (st == GPTOSS_OK && model_rank(s->model) != 0) {
+            log_info("tensor-parallel rank %u of %u: running rank 0's steps", model_rank(s->model),
+                     model_n_ranks(s->model));
+            st = model_worker_run(s->model);
+            free(s->routes);
+            model_destroy(s->model);
+            pthread_mutex_destroy(&s->metrics.lock);
+            free(s);
+            return st;
+        }
+    }
+    if (st == GPTOSS_OK)
+        st = http_server_create(&hc, s->routes, n_routes, s, &s->http);
+    if (st == GPTOSS_OK && !s->model) {
         log_info("listening on http://%s:%u (model %s loading)", cfg->host,
                  http_server_port(s->http), s->cfg.served_model_name);
         st = server_load(s);
+    } else if (st == GPTOSS_OK) {
+        log_info("listening on http://%s:%u", cfg->host, http_server_port(s->http));
     }
     if (st == GPTOSS_OK) {
         atomic_store(&s->ready, true);

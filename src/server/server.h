@@ -32,14 +32,16 @@ struct server_config {
     uint32_t max_queued_requests; /* waiting requests beyond this get 503 */
     size_t max_body_bytes;
     unsigned max_connections;
-    uint32_t n_threads;       /* CPU threads; 0: one per available core */
-    bool f32_activations;     /* every product in f32 (--dtype float32) */
-    bool bf16_activations;    /* no int8 activations (--dtype bfloat16) */
-    bool weights_int8;        /* --weights int8 */
-    const char *current_date; /* for the harmony system message; NULL: today */
-    bool webui;               /* serve the web UI at / */
-    const char *webui_dir;    /* serve web/'s files from this folder instead (NULL: embedded) */
-    bool demo;                /* the model is the built-in demo model */
+    uint32_t n_threads;            /* CPU threads; 0: one per available core */
+    bool f32_activations;          /* every product in f32 (--dtype float32) */
+    bool bf16_activations;         /* no int8 activations (--dtype bfloat16) */
+    bool weights_int8;             /* --weights int8 */
+    uint32_t tensor_parallel_size; /* 0 or 1: one rank */
+    bool distributed_mpi;          /* ranks are the processes of an MPI job */
+    const char *current_date;      /* for the harmony system message; NULL: today */
+    bool webui;                    /* serve the web UI at / */
+    const char *webui_dir; /* serve web/'s files from this folder instead (NULL: embedded) */
+    bool demo;             /* the model is the built-in demo model */
 };
 
 void server_config_init(struct server_config *cfg);

@@ -33,6 +33,29 @@ def free_port():
         return s.getsockname()[1]
 
 
+def size_bytes(text):
+    """"64M" → 67108864, as --kv-cache-memory reads it."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(text[:-1]) * units[text[-1].upper()] if text[-1].upper() in units else int(text)
+
+
+def with_suite_flags(flags):
+    """flags plus GPTOSS_TEST_SERVE_FLAGS (the serving suite runs again with
+    "--tensor-parallel-size 2"). Each rank holds 1/N of the KV cache in --kv-cache-memory, so
+    with N ranks the budget is divided by N: the servers keep the token capacity the tests
+    were written for (preemption, full caches)."""
+    extra = os.environ.get("GPTOSS_TEST_SERVE_FLAGS", "").split()
+    if not extra:
+        return flags
+    n = int(extra[extra.index("--tensor-parallel-size") + 1]) \
+        if "--tensor-parallel-size" in extra else 1
+    flags = list(flags)
+    if n > 1 and "--kv-cache-memory" in flags:
+        i = flags.index("--kv-cache-memory") + 1
+        flags[i] = str(size_bytes(flags[i]) // n)
+    return flags + extra
+
+
 class ServerError(Exception):
     pass
 
@@ -46,8 +69,9 @@ class Server:
         self.port = free_port()
         self.log_path = os.path.join(str(log_dir), f"{name}-{self.port}.stderr")
         model_flags = [] if model is None else ["--model", self.model]
+        flags = with_suite_flags([str(f) for f in flags])
         self.args = [gptoss_bin, "serve", *model_flags, "--host", "127.0.0.1",
-                     "--port", str(self.port), *map(str, flags)]
+                     "--port", str(self.port), *flags]
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
         self.health_statuses = []  # what /health answered while the server was starting

@@ -1,0 +1,165 @@
+"""Tensor parallelism end to end: a model split over 2 or 4 ranks, as threads of one process
+(--tensor-parallel-size) or as the processes of an MPI job (mpirun + --distributed-backend mpi),
+computes the logits and greedy generations of the unsplit model.
+
+The tiny checkpoint has 4 query heads, 2 KV heads and 2 MXFP4 blocks of expert hidden units, so
+TP=4 also covers the uneven cases: KV heads shared by two ranks each, and ranks left without
+hidden units.
+"""
+import json
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import VOCAB
+
+IDS = "200006,1428,200008,13225,1395,8126,3162,200007,12,99,1000,200005"
+
+
+@pytest.fixture(scope="module")
+def tiny(gptoss_bin, tmp_path_factory):
+    path = tmp_path_factory.mktemp("tp") / "tiny"
+    subprocess.run([gptoss_bin, "random-model", "--preset", "tiny", "--seed", "7",
+                    "--tokenizer", VOCAB, "--out", str(path)], check=True, timeout=300)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_bf16(gptoss_bin, tmp_path_factory):
+    path = tmp_path_factory.mktemp("tp") / "tiny-bf16"
+    subprocess.run([gptoss_bin, "random-model", "--preset", "tiny", "--seed", "8", "--experts",
+                    "bf16", "--shards", "2", "--tokenizer", VOCAB, "--out", str(path)],
+                   check=True, timeout=300)
+    return path
+
+
+def gptoss(gptoss_bin, *args, timeout=300):
+    return subprocess.run([gptoss_bin, *map(str, args)], capture_output=True, timeout=timeout)
+
+
+def mpirun(n, *cmd, timeout=300):
+    """cmd under `mpirun -np n` on this machine (as root too, more ranks than cores allowed)."""
+    launcher = shutil.which("mpirun")
+    assert launcher, "mpirun not found: scripts/setup.sh installs openmpi-bin"
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1")
+    return subprocess.run([launcher, "-np", str(n), *map(str, cmd)], capture_output=True,
+                          timeout=timeout, env=env)
+
+
+def logits(gptoss_bin, model, tmp_path, name, *extra, mpi=0):
+    out = tmp_path / f"{name}.npy"
+    args = ["logits", "--model", model, "--tokens", IDS, "--out", out, *extra]
+    r = mpirun(mpi, gptoss_bin, *args, "--distributed-backend", "mpi") if mpi else \
+        gptoss(gptoss_bin, *args)
+    assert r.returncode == 0, r.stderr.decode()
+    return np.load(out)
+
+
+def rel(a, b):
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "auto"])
+def test_threads_logits_equal_one_rank(gptoss_bin, tiny, tmp_path, dtype):
+    one = logits(gptoss_bin, tiny, tmp_path, "tp1", "--dtype", dtype)
+    for n in (2, 4):
+        split = logits(gptoss_bin, tiny, tmp_path, f"tp{n}", "--dtype", dtype,
+                       "--tensor-parallel-size", n)
+        assert split.shape == one.shape
+        assert rel(split, one) < 1e-4, (n, rel(split, one))
+        assert (split.argmax(axis=1) == one.argmax(axis=1)).all()
+
+
+def test_threads_logits_bf16_experts_and_int8(gptoss_bin, tiny_bf16, tmp_path):
+    for extra in (["--dtype", "float32"], ["--weights", "int8"]):
+        one = logits(gptoss_bin, tiny_bf16, tmp_path, "b1", *extra)
+        two = logits(gptoss_bin, tiny_bf16, tmp_path, "b2", *extra, "--tensor-parallel-size", 2)
+        assert rel(two, one) < 1e-4, (extra, rel(two, one))
+
+
+def test_mpi_logits_equal_one_rank(gptoss_bin, tiny, tmp_path):
+    one = logits(gptoss_bin, tiny, tmp_path, "tp1", "--dtype", "float32")
+    two = logits(gptoss_bin, tiny, tmp_path, "mpi2", "--dtype", "float32", mpi=2)
+    assert rel(two, one) < 1e-4, rel(two, one)
+
+
+def generate(gptoss_bin, model, *extra, mpi=0):
+    args = ["generate", "--model", model, "--prompt", "Count to ten.", "--temperature", "0",
+            "--max-tokens", "40", "--raw", *extra]
+    r = mpirun(mpi, gptoss_bin, *args, "--distributed-backend", "mpi") if mpi else \
+        gptoss(gptoss_bin, *args)
+    assert r.returncode == 0, r.stderr.decode()
+    return r.stdout
+
+
+def test_greedy_generations_identical(gptoss_bin, tiny):
+    one = generate(gptoss_bin, tiny)
+    assert len(one) > 0
+    assert generate(gptoss_bin, tiny, "--tensor-parallel-size", 2) == one
+    assert generate(gptoss_bin, tiny, "--tensor-parallel-size", 4) == one
+    assert generate(gptoss_bin, tiny, mpi=2) == one
+
+
+def test_info_prints_every_rank(gptoss_bin, tiny):
+    r = gptoss(gptoss_bin, "info", "--model", tiny, "--tensor-parallel-size", 2)
+    assert r.returncode == 0, r.stderr.decode()
+    text = r.stdout.decode()
+    assert "memory plan      2 ranks (tensor parallel)" in text
+    assert "rank 0         query heads 0-1, kv heads 0-0, expert units 0-31, vocabulary 0-100543" \
+        in text
+    assert "rank 1         query heads 2-3, kv heads 1-1, expert units 32-63, " \
+        "vocabulary 100544-201087" in text
+    one = gptoss(gptoss_bin, "info", "--model", tiny).stdout.decode()
+    assert "weights 0." in one and "(100% of all)" in one
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--tensor-parallel-size", "3"], "--tensor-parallel-size 3: the model's 4 query heads"),
+    (["--tensor-parallel-size", "0"], "--tensor-parallel-size must be"),
+    (["--distributed-backend", "nccl"], "--distributed-backend must be threads or mpi"),
+    (["--distributed-backend", "mpi"], "start it with mpirun -np N"),
+])
+def test_bad_parallel_flags(gptoss_bin, tiny, tmp_path, args, message):
+    r = gptoss(gptoss_bin, "logits", "--model", tiny, "--tokens", "1,2", "--out",
+               tmp_path / "x.npy", *args)
+    assert r.returncode != 0
+    err = r.stderr.decode()
+    assert message in err, err
+    assert len([l for l in err.splitlines() if l.startswith("gptoss:")]) == 1, err
+
+
+def test_server_reports_memory_per_rank(gptoss_bin, tiny, tmp_path):
+    from server_fixture import serving
+    with serving(gptoss_bin, tiny, "--tensor-parallel-size", "2", "--kv-cache-memory", "64M", "--max-model-len", "1024",
+                 log_dir=tmp_path, name="tp2") as srv:
+        status, _, body = srv.request("GET", "/status")
+        assert status == 200
+        devices = json.loads(body)["devices"]
+        assert [d["rank"] for d in devices] == [0, 1]
+        assert [d["name"].split(",")[0] for d in devices] == ["CPU rank 0", "CPU rank 1"]
+        for d in devices:
+            assert 0 < d["weights_bytes"] and 0 < d["kv_cache_bytes"] <= 64 << 20
+            assert d["memory_used"] >= d["kv_cache_bytes"]
+        status, _, text = srv.request("GET", "/metrics")
+        metrics = text.decode()
+        for r in ("0", "1"):
+            assert f'gptoss:rank_weight_bytes{{model_name="tiny",rank="{r}"}}' in metrics
+            assert f'gptoss:rank_kv_cache_bytes{{model_name="tiny",rank="{r}"}}' in metrics
+            assert f'gptoss:rank_weight_resident_bytes{{model_name="tiny",rank="{r}"}}' in metrics
+        # Greedy chat through the split model answers as the unsplit one does (same weights).
+        req = {"model": "tiny", "messages": [{"role": "user", "content": "Hi"}],
+               "max_tokens": 12, "temperature": 0}
+        status, _, a = srv.request("POST", "/v1/chat/completions", req)
+        assert status == 200, a
+    with serving(gptoss_bin, tiny, "--kv-cache-memory", "64M", "--max-model-len", "1024",
+                 log_dir=tmp_path,
+                 name="tp1") as one:
+        status, _, b = one.request("POST", "/v1/chat/completions", req)
+        assert status == 200, b
+    msg = lambda body: json.loads(body)["choices"][0]["message"]
+    assert msg(a)["content"] == msg(b)["content"]
+    assert msg(a).get("reasoning_content") == msg(b).get("reasoning_content")
