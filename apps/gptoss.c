@@ -34,8 +34,8 @@ static const char usage_text[] =
     "        [--kv-cache-memory 4G] [--api-key KEY] [--api-key-file F]\n"
     "        [--no-enable-prefix-caching] [--disable-log-stats] [--date YYYY-MM-DD]\n"
     "        [--max-queued-requests N] [--threads N] [--dtype auto|bfloat16|float32]\n"
-    "        [--weights exact|int8]\n"
-    "        [--no-webui] [--webui-dir DIR]\n"
+    "        [--weights exact|int8] [--tensor-parallel-size N]\n"
+    "        [--distributed-backend threads|mpi] [--no-webui] [--webui-dir DIR]\n"
     "      serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models,\n"
     "      /tokenize, /detokenize, /health, /metrics, /status, /version) and the web\n"
     "      chat UI at / (--webui-dir serves web/'s files from DIR, for UI work).\n"
@@ -45,8 +45,8 @@ static const char usage_text[] =
     "      writes a checkpoint with random weights in the Hugging Face layout.\n"
     "  expand-model --model COMPACT_DIR --tokenizer FILE --out DIR\n"
     "      expands a compact checkpoint (as models/demo ships) into the Hugging Face layout.\n"
-    "  info [--model DIR]\n"
-    "      prints the config, parameter count and memory plan.\n"
+    "  info [--model DIR] [--tensor-parallel-size N]\n"
+    "      prints the config, parameter count and memory plan (per rank).\n"
     "  logits [--model DIR] --tokens 1,2,3 --out FILE.npy [--dtype D] [--weights W]\n"
     "      teacher-forced logits of the tokens as a float32 [n_tokens, vocab] .npy file.\n"
     "  generate [--model DIR] --prompt TEXT [--system TEXT] [--max-tokens N] [--raw]\n"
@@ -69,6 +69,10 @@ static const char usage_text[] =
     "and int8 matrices to int8 (per 32 values) where it has AVX512_VNNI; float32 keeps every\n"
     "product in f32 (the exact mode).\n"
     "--weights int8 requantises q/k/v/o and the unembedding to per-row int8 at load.\n"
+    "--tensor-parallel-size N splits the model over N ranks (heads, expert units, vocabulary,\n"
+    "KV cache); --distributed-backend threads (default) runs them in this process, mpi as the\n"
+    "processes of `mpirun -np N` (docs/distributed.md). serve, chat, generate, info, logits\n"
+    "and bench take both.\n"
     "Without --model, serve, chat, generate, info, logits and bench use the built-in demo model.\n";
 
 int fail_usage(const char *fmt, ...)

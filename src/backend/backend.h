@@ -51,10 +51,10 @@ struct expert_matrix {
     const uint8_t *scales;     /* EXPERT_MXFP4 */
     const uint16_t *weight;    /* EXPERT_BF16_IO */
     const struct tensor *bias; /* [E][n_out] F32 or BF16; NULL: none */
-    /* A tensor-parallel rank's slice of a larger matrix (0 for the whole one): MXFP4 row r of
-     * expert e is row e * expert_rows + r of blocks/scales (expert_rows: 0 = n_out); its bias
-     * is element e * bias_stride + bias_first + r of bias (bias_stride: 0 = n_out). */
-    uint32_t expert_rows, bias_stride, bias_first;
+    /* A tensor-parallel rank's outputs are some of each expert's (0 for the whole matrix):
+     * output r of expert e takes element e * bias_stride + bias_first + r of bias
+     * (bias_stride: 0 = n_out). */
+    uint32_t bias_stride, bias_first;
 };
 
 /* The paged KV cache of one layer: B-token blocks of keys and values. */

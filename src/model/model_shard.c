@@ -1,11 +1,12 @@
 /* model_shard.c — a tensor-parallel rank's part of the checkpoint (model_shard.h): the plan,
  * and the weights cut down to it.
  *
- * Rows that are contiguous in the checkpoint stay views into the mapped files (q/k/v rows, each
- * expert's gate/up rows, unembedding rows), so a rank only ever touches its own bytes of them.
- * Column slices are not contiguous: o_proj's columns and down_proj's input blocks are copied
- * once at load into memory of the rank's own (2 MB pages, like the int8 copies), and bf16
- * experts likewise.
+ * Large contiguous row ranges stay views into the mapped files (q/k/v rows, unembedding rows),
+ * so a rank only touches its own bytes of them. The experts and o_proj are copied once at load
+ * into memory of the rank's own (2 MB pages, like the int8 copies) and their mapped pages given
+ * back: o_proj's columns and down_proj's input blocks are slices of every row, and each
+ * expert's gate/up rows are 4 MB pieces whose 2 MB folios the neighbouring rank's rows share,
+ * so as views they would keep nearly all of them resident on every rank.
  */
 #include "model/model_internal.h"
 
@@ -101,6 +102,20 @@ static void row_amax(const struct tensor *t, uint64_t n_rows, uint64_t n_cols, f
     }
 }
 
+/* Gives the mapped checkpoint pages under t back (the rank read its slice of them into a copy
+ * and never reads them again), so that its resident memory is its part only: a slice of every
+ * row touches every page, and a 2 MB folio that holds the end of one rank's rows holds the start
+ * of the next one's. Only whole pages inside t; another rank of this process that still reads
+ * them faults them back in from the page cache. */
+static void drop_pages(const struct tensor *t)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)t->data + page - 1) / page * page;
+    uintptr_t hi = ((uintptr_t)t->data + t->n_bytes) / page * page;
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* The copies of one layer (store NULL: only their bytes are counted). */
 static void shard_layer(const struct model_config *c, const struct model_shard *s,
                         struct layer_weights *lw, bool int8, char *store, uint64_t *used)
@@ -118,6 +133,7 @@ static void shard_layer(const struct model_config *c, const struct model_shard *
     }
     if (store) {
         copy_columns(o, lw->o.data, D, q_cols, s->q_head0 * S, nq, esize);
+        drop_pages(&lw->o);
         lw->o.data = o;
         lw->o.shape[1] = nq;
         lw->o.n_bytes = D * nq * esize;
@@ -131,6 +147,8 @@ static void shard_layer(const struct model_config *c, const struct model_shard *
         if (store) {
             copy_columns(blocks, lw->w2_blocks.data, E * D, nb, b0, lb, 16);
             copy_columns(scales, lw->w2_scales.data, E * D, nb, b0, lb, 1);
+            drop_pages(&lw->w2_blocks);
+            drop_pages(&lw->w2_scales);
             lw->w2_blocks.data = blocks;
             lw->w2_blocks.shape[2] = lb;
             lw->w2_blocks.n_bytes = E * D * lb * 16;
@@ -139,13 +157,26 @@ static void shard_layer(const struct model_config *c, const struct model_shard *
             lw->w2_scales.n_bytes = E * D * lb;
             lw->down.blocks = blocks;
             lw->down.scales = scales;
-            /* gate_up (E, 2F, D/32, 16): rows 2*ff0.. of each expert, a view. */
-            const uint64_t row_blocks = D / 32;
-            lw->gate_up.blocks = (const uint8_t *)lw->w1_blocks.data + 2 * s->ff0 * row_blocks * 16;
-            lw->gate_up.scales = (const uint8_t *)lw->w1_scales.data + 2 * s->ff0 * row_blocks;
-            lw->gate_up.expert_rows = (uint32_t)(2 * F);
-            lw->w1_blocks.n_bytes = E * 2 * s->n_ff * row_blocks * 16;
-            lw->w1_scales.n_bytes = E * 2 * s->n_ff * row_blocks;
+        }
+        /* gate_up (E, 2F, D/32, 16) and scales: rows 2*ff0.. of each expert. */
+        const uint64_t rb = D / 32;
+        void *gu = carve(store, used, E * 2 * s->n_ff * rb * 16);
+        void *gus = carve(store, used, E * 2 * s->n_ff * rb);
+        if (store) {
+            copy_columns(gu, lw->w1_blocks.data, E, 2 * F * rb * 16, 2 * s->ff0 * rb * 16,
+                         2 * s->n_ff * rb * 16, 1);
+            copy_columns(gus, lw->w1_scales.data, E, 2 * F * rb, 2 * s->ff0 * rb, 2 * s->n_ff * rb,
+                         1);
+            drop_pages(&lw->w1_blocks);
+            drop_pages(&lw->w1_scales);
+            lw->w1_blocks.data = gu;
+            lw->w1_blocks.shape[1] = 2 * s->n_ff;
+            lw->w1_blocks.n_bytes = E * 2 * s->n_ff * rb * 16;
+            lw->w1_scales.data = gus;
+            lw->w1_scales.shape[1] = 2 * s->n_ff;
+            lw->w1_scales.n_bytes = E * 2 * s->n_ff * rb;
+            lw->gate_up.blocks = gu;
+            lw->gate_up.scales = gus;
         }
     } else {
         /* bf16 [E, in, out]: gate_up's output columns 2*ff0.., down's input rows ff0.. */
@@ -156,6 +187,8 @@ static void shard_layer(const struct model_config *c, const struct model_shard *
             for (uint64_t e = 0; e < E; e++)
                 memcpy((char *)w2 + e * s->n_ff * D * 2,
                        (const char *)lw->w2.data + (e * F + s->ff0) * D * 2, s->n_ff * D * 2);
+            drop_pages(&lw->w1);
+            drop_pages(&lw->w2);
             lw->w1.data = w1;
             lw->w1.shape[2] = 2 * s->n_ff;
             lw->w1.n_bytes = E * D * 2 * s->n_ff * 2;
@@ -296,7 +329,8 @@ uint64_t model_rank_resident(const struct model *model)
         const struct tensor *t[] = {&lw->attn_norm, &lw->q,        &lw->q_bias,    &lw->k,
                                     &lw->k_bias,    &lw->v,        &lw->v_bias,    &lw->o,
                                     &lw->sinks,     &lw->mlp_norm, &lw->router,    &lw->router_bias,
-                                    &lw->w1,        &lw->w2,       &lw->w2_blocks, &lw->w2_scales};
+                                    &lw->w1,        &lw->w2,       &lw->w1_blocks, &lw->w1_scales,
+                                    &lw->w2_blocks, &lw->w2_scales};
         for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
             r += resident_bytes(t[i]->data, t[i]->n_bytes);
             if (t[i]->row_scales)
@@ -305,13 +339,6 @@ uint64_t model_rank_resident(const struct model *model)
         if (model->shard.rank == 0) {
             r += resident_bytes(lw->o_bias.data, lw->o_bias.n_bytes);
             r += resident_bytes(lw->w2_bias.data, lw->w2_bias.n_bytes);
-        }
-        const struct expert_matrix *gu = &lw->gate_up;
-        uint64_t rows = gu->expert_rows ? gu->expert_rows : gu->n_out;
-        for (uint32_t e = 0; c->experts_mxfp4 && e < c->n_experts; e++) {
-            uint64_t rb = gu->n_in / 32;
-            r += resident_bytes(gu->blocks + e * rows * rb * 16, (uint64_t)gu->n_out * rb * 16);
-            r += resident_bytes(gu->scales + e * rows * rb, (uint64_t)gu->n_out * rb);
         }
         r += resident_bytes((const char *)lw->w1_bias.data +
                                 (uint64_t)model->shard.ff0 * 2 * dtype_size(lw->w1_bias.dtype),

@@ -425,7 +425,7 @@ static void cpu_expert_mxfp4_task(void *arg, uint32_t task, uint32_t worker)
     size_t n_out = m->w->n_out, n_in = m->w->n_in, n_blocks = n_in / 32;
     size_t r0 = (size_t)task * m->chunk;
     size_t r1 = r0 + m->chunk < n_out ? r0 + m->chunk : n_out;
-    size_t first = m->expert * (m->w->expert_rows ? m->w->expert_rows : n_out); /* its row 0 */
+    size_t first = m->expert * n_out; /* the expert's first row */
     const uint8_t *blocks = m->w->blocks + (first + r0) * n_blocks * 16;
     const uint8_t *scales = m->w->scales + (first + r0) * n_blocks;
 

@@ -316,7 +316,6 @@ static void ref_expert_matmul(const float *x, size_t n, const struct expert_matr
     uint32_t n_out = w->n_out;
     uint32_t n_in = w->n_in;
     size_t e = expert;
-    size_t rows = w->expert_rows ? w->expert_rows : n_out;
     size_t bias_at = e * (w->bias_stride ? w->bias_stride : n_out) + w->bias_first;
 
     /* Each weight row is decoded once per call and reused for every input row, so a prefill
@@ -326,7 +325,7 @@ static void ref_expert_matmul(const float *x, size_t n, const struct expert_matr
         GPTOSS_ASSERT(n_in % 32 == 0);
         size_t n_groups = n_in / 32;
         for (uint32_t r = 0; r < n_out; r++) {
-            size_t row = (e * rows + r) * n_groups;
+            size_t row = (e * n_out + r) * n_groups;
             for (size_t g = 0; g < n_groups; g++)
                 mxfp4_decode_block(w->blocks + (row + g) * 16, w->scales[row + g], wrow + g * 32);
             float bias = w->bias ? tensor_get_f32(w->bias, bias_at + r) : 0.0f;
