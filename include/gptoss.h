@@ -186,7 +186,8 @@ struct gptoss_model_info {
     uint64_t weight_bytes; /* bytes of tensors mapped */
     uint32_t n_shards;
     uint64_t kv_bytes_per_token;     /* all layers, keys and values */
-    uint64_t decode_bytes_per_token; /* weights one decoded token reads (top-k experts) */
+    uint64_t decode_bytes_per_token; /* weights one decoded token reads (top-k experts), all
+                                        tensor-parallel ranks together */
     const char *backend;             /* e.g. "cpu avx512"; static */
     uint32_t eos_ids[8];             /* stop tokens from generation_config.json */
     uint32_t n_eos;

@@ -153,7 +153,9 @@ GPTOSS_API void gptoss_model_info(const struct gptoss_model *model, struct gptos
     info->kv_bytes_per_token = (model_kv_block_bytes(model->model, KV_GROUP_FULL) +
                                 model_kv_block_bytes(model->model, KV_GROUP_SLIDING)) /
                                KV_BLOCK_SIZE;
-    info->decode_bytes_per_token = model_weights_decode_bytes(w, c);
+    /* Split over ranks, every rank reads its part (ranks' parts differ by a few biases): the
+     * bytes all of them read together, which is what the machine's bandwidth must carry. */
+    info->decode_bytes_per_token = model_weights_decode_bytes(w, c) * model_n_ranks(model->model);
     info->backend = model_backend_name(model->model);
     info->n_eos = c->n_eos < 8 ? c->n_eos : 8;
     memcpy(info->eos_ids, c->eos_ids, info->n_eos * sizeof(uint32_t));
