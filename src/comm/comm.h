@@ -66,11 +66,9 @@ static inline void comm_destroy(struct comm *c)
 enum gptoss_status comm_threads_create(uint32_t n, struct comm **ranks_out);
 
 /* This process's rank of MPI_COMM_WORLD (MPI initialised here if nobody has yet, and finalised
- * by comm_destroy). GPTOSS_ERR_UNSUPPORTED in a build without MPI. */
+ * by comm_destroy). GPTOSS_ERR_UNSUPPORTED in a build without MPI. On rank 0 a collective that
+ * waits more than GPTOSS_TP_TIMEOUT_S seconds (default 120) for the others fails, so that a
+ * lost rank cannot hang the server. */
 enum gptoss_status comm_mpi_create(struct comm **out);
-
-/* Whether this process was started by mpirun (its environment says so), without touching MPI:
- * lets the command line refuse `--distributed-backend mpi` run without it. */
-int comm_mpi_launched(void);
 
 #endif

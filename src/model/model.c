@@ -79,6 +79,11 @@ fail:
     return st;
 }
 
+bool model_lost(const struct model *model)
+{
+    return atomic_load(&((struct model *)model)->lost);
+}
+
 uint32_t model_rank(const struct model *model)
 {
     return model->shard.rank;
@@ -231,11 +236,11 @@ static enum gptoss_status kv_alloc_local(struct model *model, const uint32_t n_b
 enum gptoss_status model_kv_alloc_rank(struct model *model, const uint32_t n_blocks[KV_N_GROUPS])
 {
     enum gptoss_status st = kv_alloc_local(model, n_blocks);
-    if (model->comm && model->comm->size > 1 && !model_tp_agree(model->comm, st == GPTOSS_OK) &&
-        st == GPTOSS_OK) {
-        kv_free(model);
-        st = error_set(GPTOSS_ERR_NOMEM, "another tensor-parallel rank could not allocate its "
-                                         "part of the KV cache");
+    if (model->comm && model->comm->size > 1) {
+        enum gptoss_status all = model_tp_agree_step(model, st, "its part of the KV cache");
+        if (all != GPTOSS_OK && st == GPTOSS_OK)
+            kv_free(model);
+        st = all;
     }
     return st;
 }

@@ -41,6 +41,9 @@ void model_destroy(struct model *model);
  * on to serve, the others call model_worker_run, which runs rank 0's steps until rank 0's
  * model_destroy, then destroy theirs. model_rank says which one this process is. */
 uint32_t model_rank(const struct model *model);
+/* Whether a collective between the ranks failed (a rank died, the network broke): the ranks
+ * are out of step for good, every later step fails, and a server should say so and stop. */
+bool model_lost(const struct model *model);
 uint32_t model_n_ranks(const struct model *model);
 enum gptoss_status model_worker_run(struct model *model);
 

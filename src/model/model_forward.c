@@ -124,7 +124,10 @@ static enum gptoss_status tp_sum(struct model *model, float *buf, size_t n)
 {
     if (!model->comm || model->comm->size <= 1)
         return GPTOSS_OK;
-    return comm_allreduce_sum(model->comm, buf, n);
+    enum gptoss_status st = comm_allreduce_sum(model->comm, buf, n);
+    if (st != GPTOSS_OK)
+        atomic_store(&model->lost, true);
+    return st;
 }
 
 /* Rank 0 gathers every rank's columns of the n_out rows of logits into logits_out. */
@@ -142,6 +145,8 @@ static enum gptoss_status tp_gather_logits(struct model *model, uint32_t n_out, 
         counts[r] = (size_t)n_out * part[r].n_vocab;
     }
     enum gptoss_status st = comm_gather(model->comm, s->logits_local, s->logits_all, counts);
+    if (st != GPTOSS_OK)
+        atomic_store(&model->lost, true);
     if (st != GPTOSS_OK || model->shard.rank != 0)
         return st;
     const float *src = s->logits_all;
@@ -157,13 +162,17 @@ static enum gptoss_status tp_gather_logits(struct model *model, uint32_t n_out, 
 
 enum gptoss_status model_forward(struct model *model, const struct batch *batch, float *logits_out)
 {
+    if (atomic_load(&model->lost))
+        return error_set(GPTOSS_ERR_IO, "a tensor-parallel rank was lost; the model cannot run");
     enum gptoss_status st = batch_check(model, batch);
     if (st != GPTOSS_OK)
         return st;
     if (model->comm && model->comm->size > 1) {
         st = model_tp_send_forward(model, batch);
-        if (st != GPTOSS_OK)
+        if (st != GPTOSS_OK) {
+            atomic_store(&model->lost, true);
             return st;
+        }
     }
     return model_forward_local(model, batch, logits_out);
 }
@@ -173,10 +182,10 @@ enum gptoss_status model_forward_local(struct model *model, const struct batch *
 {
     enum gptoss_status st = model_scratch_reserve(model, batch->n_tokens);
     bool tp = model->comm && model->comm->size > 1;
-    if (tp && !model_tp_agree(model->comm, st == GPTOSS_OK))
-        return st != GPTOSS_OK ? st
-                               : error_set(GPTOSS_ERR_NOMEM, "another tensor-parallel rank could "
-                                                             "not allocate its activations");
+    if (tp && atomic_load(&model->lost))
+        return error_set(GPTOSS_ERR_IO, "a tensor-parallel rank was lost");
+    if (tp)
+        st = model_tp_agree_step(model, st, "its activations");
     if (st != GPTOSS_OK)
         return st;
 

@@ -9,6 +9,8 @@
 #include "model/model.h"
 #include "model/model_shard.h"
 
+#include <stdatomic.h>
+
 /* Activations of one step, grown to the largest batch seen. Dimensions as in model_weights.h,
  * n = tokens in the batch, k = experts per token. */
 struct model_scratch {
@@ -57,6 +59,7 @@ struct model {
     void *shard_store;
     size_t shard_store_bytes;
     struct model_tp_threads *threads;
+    _Atomic bool lost; /* a collective failed: the ranks are out of step for good */
 };
 
 /* Cuts the loaded weights down to model->shard (model_shard.c); nothing for one rank. With
@@ -86,6 +89,12 @@ enum gptoss_status model_kv_alloc_rank(struct model *model, const uint32_t n_blo
 /* Whether every rank has ok set (each rank calls it with its own): one tiny all-reduce. A
  * failed collective counts as not ok. */
 bool model_tp_agree(struct comm *comm, bool ok);
+
+/* The same for a loaded model's step, where `mine` is this rank's status: GPTOSS_OK when all
+ * ranks were ok; else mine, or an error saying another rank could not allocate `what`; a failed
+ * collective also marks the model lost (model_lost). */
+enum gptoss_status model_tp_agree_step(struct model *model, enum gptoss_status mine,
+                                       const char *what);
 
 /* --weights int8: requantises q/k/v/o and the unembedding to per-row int8 (model_int8.c),
  * with n_threads threads (0: one per CPU), and points their tensors at the copies. */

@@ -50,6 +50,23 @@ bool model_tp_agree(struct comm *comm, bool ok)
     return flag == 0.0f;
 }
 
+enum gptoss_status model_tp_agree_step(struct model *model, enum gptoss_status mine,
+                                       const char *what)
+{
+    float flag = mine == GPTOSS_OK ? 0.0f : 1.0f;
+    enum gptoss_status st = comm_allreduce_sum(model->comm, &flag, 1);
+    if (st != GPTOSS_OK) {
+        atomic_store(&model->lost, true);
+        return st;
+    }
+    if (flag == 0.0f)
+        return GPTOSS_OK;
+    return mine != GPTOSS_OK
+               ? mine
+               : error_set(GPTOSS_ERR_NOMEM, "another tensor-parallel rank could not allocate %s",
+                           what);
+}
+
 /* ---- rank 0: sending ------------------------------------------------------------------------- */
 
 /* The table length sequence s needs: blocks up to its last position in the batch. */
@@ -110,9 +127,14 @@ enum gptoss_status model_tp_send_forward(struct model *model, const struct batch
 
 enum gptoss_status model_tp_send_kv_alloc(struct model *model, const uint32_t n_blocks[KV_N_GROUPS])
 {
+    if (atomic_load(&model->lost))
+        return error_set(GPTOSS_ERR_IO, "a tensor-parallel rank was lost; the model cannot run");
     struct tp_header h = {.op = TP_KV_ALLOC};
     memcpy(h.n_blocks, n_blocks, sizeof(h.n_blocks));
-    return comm_bcast(model->comm, &h, sizeof h);
+    enum gptoss_status st = comm_bcast(model->comm, &h, sizeof h);
+    if (st != GPTOSS_OK)
+        atomic_store(&model->lost, true);
+    return st;
 }
 
 /* ---- the other ranks: receiving -------------------------------------------------------------- */
@@ -310,7 +332,9 @@ void model_tp_stop(struct model *model)
     if (!model->comm || model->comm->size <= 1)
         return;
     struct tp_header h = {.op = TP_QUIT};
-    (void)comm_bcast(model->comm, &h, sizeof h);
+    /* With a rank lost there may be nobody to hear it: do not wait on them. */
+    if (!atomic_load(&model->lost))
+        (void)comm_bcast(model->comm, &h, sizeof h);
     struct model_tp_threads *g = model->threads;
     if (!g)
         return;

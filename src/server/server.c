@@ -72,6 +72,12 @@ void server_respond_status(struct http_exchange *ex, enum gptoss_status st, cons
 
 bool server_check_ready(struct server *s, struct http_exchange *ex)
 {
+    if (atomic_load(&s->ready) && model_lost(s->model)) {
+        http_respond_error(ex, 503, "server_error",
+                           "a tensor-parallel rank was lost; the server is shutting down", NULL,
+                           NULL);
+        return false;
+    }
     if (atomic_load(&s->ready))
         return true;
     http_respond_error(ex, 503, "server_error", "the model is still loading", NULL, NULL);
@@ -610,6 +616,12 @@ enum gptoss_status server_run(const struct server_config *cfg, volatile sig_atom
         while (!*stop) {
             struct timespec ts = {0, 100 * 1000 * 1000};
             nanosleep(&ts, NULL);
+            if (model_lost(s->model)) {
+                /* /health says so meanwhile; the open requests end with an error. */
+                log_error("a tensor-parallel rank was lost: shutting down");
+                st = error_set(GPTOSS_ERR_IO, "a tensor-parallel rank was lost");
+                break;
+            }
             double now = server_now();
             if (cfg->log_stats && now - last >= STATS_INTERVAL_S) {
                 log_stats_line(s, &last_prompt, &last_gen, now - last);

@@ -9,7 +9,11 @@ hidden units.
 import json
 import os
 import shutil
+import signal
 import subprocess
+import time
+import urllib.error
+import urllib.request
 
 import numpy as np
 import pytest
@@ -191,3 +195,104 @@ def test_threads_logits_full_width_layer(gptoss_bin, tmp_path_factory, tmp_path)
     for n in (2, 4):
         assert rel(out[n], out[1]) < 1e-4, (n, rel(out[n], out[1]))
     shutil.rmtree(model)
+
+
+def rank_pids(port):
+    """{rank: pid} of the gptoss processes of an MPI job serving on port."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if not cmd[0].endswith(b"gptoss") or str(port).encode() not in cmd:
+            continue
+        for v in environ:
+            if v.startswith(b"OMPI_COMM_WORLD_RANK="):
+                out[int(v.split(b"=")[1])] = int(pid)
+    return out
+
+
+def start_mpi_server(gptoss_bin, tiny, tmp_path, *mpirun_flags, env=None):
+    from server_fixture import free_port
+    port = free_port()
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1", **(env or {}))
+    if "ASAN_OPTIONS" in env:
+        env["ASAN_OPTIONS"] += ":detect_leaks=0"  # as mpirun() above
+    log = open(tmp_path / f"mpi-serve-{port}.log", "wb")
+    job = subprocess.Popen([shutil.which("mpirun"), *mpirun_flags, "-np", "2", gptoss_bin,
+                            "serve", "--model", str(tiny), "--port", str(port),
+                            "--max-model-len", "1024", "--kv-cache-memory", "64M",
+                            "--distributed-backend", "mpi"],
+                           stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if health(port) == 200:
+            return job, port, log
+        time.sleep(0.2)
+    job.kill()
+    pytest.fail("the MPI server did not become ready:\n" + open(log.name).read())
+
+
+def health(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return None
+
+
+def test_mpi_server_goes_down_with_a_dead_rank(gptoss_bin, tiny, tmp_path):
+    """A rank killed under a serving MPI job takes the job down promptly (mpirun stops the
+    others): the server neither hangs nor keeps answering on a model it no longer has."""
+    job, port, log = start_mpi_server(gptoss_bin, tiny, tmp_path)
+    try:
+        os.kill(rank_pids(port)[1], signal.SIGKILL)
+        job.wait(timeout=60)  # raises if the job hangs
+        assert job.returncode != 0
+        assert health(port) is None
+    finally:
+        if job.poll() is None:
+            job.kill()
+            job.wait()
+        log.close()
+
+
+def test_mpi_server_reports_a_lost_rank_and_exits(gptoss_bin, tiny, tmp_path):
+    """With mpirun told to keep the job going when a process dies, rank 0 finds out itself: the
+    step waiting on the dead rank fails after GPTOSS_TP_TIMEOUT_S, the request ends, /health
+    stops saying 200, and rank 0 exits with a one-line reason instead of hanging."""
+    job, port, log = start_mpi_server(gptoss_bin, tiny, tmp_path, "--mca",
+                                      "orte_abort_on_non_zero_status", "0", "-x",
+                                      "GPTOSS_TP_TIMEOUT_S", env={"GPTOSS_TP_TIMEOUT_S": "3"})
+    try:
+        ranks = rank_pids(port)
+        os.kill(ranks[1], signal.SIGKILL)
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/completions",
+            data=json.dumps({"prompt": "hi", "max_tokens": 4}).encode(),
+            headers={"Content-Type": "application/json"})
+        t0 = time.monotonic()
+        with urllib.request.urlopen(req, timeout=60) as r:
+            body = json.loads(r.read())
+        assert body["choices"][0]["finish_reason"] == "abort"
+        assert time.monotonic() - t0 < 30
+        deadline = time.monotonic() + 30
+        while os.path.exists(f"/proc/{ranks[0]}") and time.monotonic() < deadline:
+            assert health(port) != 200 or time.monotonic() - t0 < 10
+            time.sleep(0.2)
+        text = open(log.name).read()
+        assert not os.path.exists(f"/proc/{ranks[0]}") or \
+            open(f"/proc/{ranks[0]}/stat").read().split()[2] == "Z", text
+        assert "gptoss: serve: a tensor-parallel rank was lost" in text, text
+        assert "no answer from the other ranks in 3 s" in text, text
+    finally:
+        job.kill()  # mpirun itself may linger in this mode
+        job.wait()
+        log.close()
