@@ -13,9 +13,10 @@ GPTOSS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GPTOSS_APT_PACKAGES=(build-essential cmake pkg-config libpcre2-dev libjansson-dev libmicrohttpd-dev libxxhash-dev
                      libopenmpi-dev openmpi-bin
                      libjs-marked node-dompurify libjs-highlight.js)
-# Extra for the test suite: unit tests, formatting check, Python for the end-to-end tests, and
-# the browser the web UI tests drive.
-GPTOSS_APT_TEST_PACKAGES=(libcmocka-dev clang-format python3 python3-venv python3-pip chromium fonts-liberation)
+# Extra for the test suite: unit tests, clang's libFuzzer for the fuzz targets, formatting check,
+# Python for the end-to-end tests, and the browser the web UI tests drive.
+GPTOSS_APT_TEST_PACKAGES=(libcmocka-dev clang clang-format python3 python3-venv python3-pip chromium
+                          fonts-liberation)
 
 gptoss_apt_install() {
     if ! command -v apt-get >/dev/null 2>&1; then

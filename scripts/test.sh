@@ -3,8 +3,9 @@
 #
 # Installs the build and test dependencies (apt-get, then pip into build/venv), builds a release
 # tree and an AddressSanitizer + UndefinedBehaviorSanitizer tree, and runs in both the C unit
-# tests (CTest) and the end-to-end tests (pytest) against the committed goldens, then checks
-# formatting. Exits non-zero on the first failure. .ci/run runs exactly this.
+# tests (CTest) and the end-to-end tests (pytest) against the committed goldens, fuzzes every
+# parser of outside input for a bounded time (tests/fuzz), then checks formatting. Exits
+# non-zero on the first failure. .ci/run runs exactly this.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$GPTOSS_ROOT"
@@ -36,6 +37,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure
 ASAN_OPTIONS=detect_leaks=1 GPTOSS_BIN=build-asan/gptoss GPTOSS_DEMO_EVAL_LIMIT=40 \
     build/venv/bin/python -m pytest -q tests/e2e
+
+echo "== fuzz targets (libFuzzer, ASan + UBSan; 15 s each from the committed corpora)"
+tests/fuzz/run.sh 15
 
 echo "== formatting (.clang-format)"
 git ls-files -z '*.c' '*.h' | xargs -0 clang-format --dry-run --Werror

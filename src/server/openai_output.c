@@ -382,8 +382,9 @@ void openai_output_finish(struct openai_output *o, json_t *deltas)
     if (o->stopped)
         return;
     /* The held-back tail can no longer grow into a stop string. */
-    openai_output_delta_content(deltas, o->content.data + o->content_sent,
-                                o->content.len - o->content_sent);
+    if (o->content.len > o->content_sent)
+        openai_output_delta_content(deltas, o->content.data + o->content_sent,
+                                    o->content.len - o->content_sent);
     o->content_sent = o->content.len;
 }
 

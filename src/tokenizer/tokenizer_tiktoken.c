@@ -66,7 +66,8 @@ enum gptoss_status tokenizer_load_tiktoken(struct tokenizer *tok, const char *pa
     uint32_t *len = xmalloc(TOKENIZER_N_ORDINARY * sizeof *len);
     memset(off, 0xFF, TOKENIZER_N_ORDINARY * sizeof *off);
 
-    const unsigned char *p = map.data, *end = map.data + map.size;
+    /* An empty file maps to NULL, and NULL + 0 is undefined behaviour in C. */
+    const unsigned char *p = map.data, *end = map.size ? map.data + map.size : map.data;
     size_t line = 0, n_tokens = 0;
     while (p < end) {
         line++;
