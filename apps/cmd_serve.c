@@ -100,7 +100,8 @@ int cmd_serve(int argc, char **argv)
         "--distributed-backend --kv-cache-memory --weights --dtype "
         "--quantization --api-key --api-key-file --no-enable-prefix-caching "
         "--enable-prefix-caching --disable-log-stats --date --max-queued-requests --threads "
-        "--no-webui --webui-dir",
+        "--no-webui --webui-dir --max-body-bytes --max-connections --read-timeout --max-n "
+        "--max-tools",
         &f);
     if (rc)
         return rc;
@@ -143,6 +144,34 @@ int cmd_serve(int argc, char **argv)
         if (!flag_u64("--threads", f.threads, 1, 1024, &v))
             return EXIT_USAGE;
         o.n_threads = (uint32_t)v;
+    }
+    if (f.max_body_bytes) {
+        uint64_t bytes;
+        if (!parse_bytes(f.max_body_bytes, &bytes) || bytes < 1024 || bytes > (1ull << 32))
+            return fail_usage("--max-body-bytes must be a size from 1K to 4G, such as 32M, got "
+                              "\"%s\"",
+                              f.max_body_bytes);
+        o.max_body_bytes = (size_t)bytes;
+    }
+    if (f.max_connections) {
+        if (!flag_u64("--max-connections", f.max_connections, 1, 65536, &v))
+            return EXIT_USAGE;
+        o.max_connections = (unsigned)v;
+    }
+    if (f.read_timeout) {
+        if (!flag_u64("--read-timeout", f.read_timeout, 1, 86400, &v))
+            return EXIT_USAGE;
+        o.read_timeout_s = (unsigned)v;
+    }
+    if (f.max_n) {
+        if (!flag_u64("--max-n", f.max_n, 1, 1024, &v))
+            return EXIT_USAGE;
+        o.max_n = (uint32_t)v;
+    }
+    if (f.max_tools) {
+        if (!flag_u64("--max-tools", f.max_tools, 1, 100000, &v))
+            return EXIT_USAGE;
+        o.max_tools = (uint32_t)v;
     }
     if ((rc = cli_parse_parallel(&f, &o.tensor_parallel_size, &o.distributed_backend)))
         return rc;

@@ -33,7 +33,9 @@ static const char usage_text[] =
     "        [--max-model-len N] [--max-num-seqs N] [--max-num-batched-tokens N]\n"
     "        [--kv-cache-memory 4G] [--api-key KEY] [--api-key-file F]\n"
     "        [--no-enable-prefix-caching] [--disable-log-stats] [--date YYYY-MM-DD]\n"
-    "        [--max-queued-requests N] [--threads N] [--dtype auto|bfloat16|float32]\n"
+    "        [--max-queued-requests N] [--max-body-bytes 32M] [--max-connections 512]\n"
+    "        [--read-timeout 30] [--max-n 16] [--max-tools 128]\n"
+    "        [--threads N] [--dtype auto|bfloat16|float32]\n"
     "        [--weights exact|int8] [--tensor-parallel-size N]\n"
     "        [--distributed-backend threads|mpi] [--no-webui] [--webui-dir DIR]\n"
     "      serves the OpenAI API (/v1/chat/completions, /v1/completions, /v1/models,\n"
@@ -149,6 +151,11 @@ int flags_parse(int argc, char **argv, int first, const char *allowed, struct fl
         {"--api-key", offsetof(struct flags, api_key), 0},
         {"--api-key-file", offsetof(struct flags, api_key_file), 0},
         {"--max-queued-requests", offsetof(struct flags, max_queued_requests), 0},
+        {"--max-body-bytes", offsetof(struct flags, max_body_bytes), 0},
+        {"--max-connections", offsetof(struct flags, max_connections), 0},
+        {"--read-timeout", offsetof(struct flags, read_timeout), 0},
+        {"--max-n", offsetof(struct flags, max_n), 0},
+        {"--max-tools", offsetof(struct flags, max_tools), 0},
         {"--no-enable-prefix-caching", SIZE_MAX, offsetof(struct flags, no_prefix_caching)},
         {"--enable-prefix-caching", SIZE_MAX, offsetof(struct flags, enable_prefix_caching)},
         {"--disable-log-stats", SIZE_MAX, offsetof(struct flags, disable_log_stats)},
@@ -168,9 +175,15 @@ int flags_parse(int argc, char **argv, int first, const char *allowed, struct fl
         for (k = 0; k < sizeof table / sizeof table[0]; k++)
             if (strlen(table[k].name) == name_len && strncmp(arg, table[k].name, name_len) == 0)
                 break;
-        const char *hit =
-            k < sizeof table / sizeof table[0] ? strstr(allowed, table[k].name) : NULL;
-        bool whole = hit && (hit[name_len] == ' ' || hit[name_len] == '\0');
+        /* A whole word of `allowed`: "--max-n" must not be found inside "--max-num-seqs". */
+        bool whole = false;
+        for (const char *hit = k < sizeof table / sizeof table[0] ? allowed : NULL;
+             hit && (hit = strstr(hit, table[k].name)) != NULL; hit += name_len)
+            if ((hit == allowed || hit[-1] == ' ') &&
+                (hit[name_len] == ' ' || hit[name_len] == '\0')) {
+                whole = true;
+                break;
+            }
         if (!whole)
             return fail_usage("%s: unknown flag for `%s`", arg, argv[first - 1]);
         if (table[k].offset == SIZE_MAX) {

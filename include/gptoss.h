@@ -378,6 +378,8 @@ struct gptoss_serve_options {
     uint32_t max_queued_requests;    /* 1024: more waiting requests get 503 */
     size_t max_body_bytes;           /* 32 MiB */
     unsigned max_connections;        /* 512 */
+    unsigned read_timeout_s;         /* 30: a client silent this long mid-request is cut off */
+    uint32_t max_tools;              /* 128: most tools a chat request may declare */
     uint32_t n_threads;              /* CPU threads; 0: one per available core */
     enum gptoss_dtype dtype;         /* GPTOSS_DTYPE_AUTO */
     enum gptoss_weights weights;     /* GPTOSS_WEIGHTS_EXACT */

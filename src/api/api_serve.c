@@ -19,6 +19,8 @@ GPTOSS_API void gptoss_serve_options_init(struct gptoss_serve_options *options)
     options->max_queued_requests = c.max_queued_requests;
     options->max_body_bytes = c.max_body_bytes;
     options->max_connections = c.max_connections;
+    options->read_timeout_s = c.read_timeout_s;
+    options->max_tools = c.max_tools;
     options->webui = c.webui;
 }
 
@@ -43,6 +45,8 @@ GPTOSS_API enum gptoss_status gptoss_serve(const struct gptoss_serve_options *o,
     c.max_queued_requests = o->max_queued_requests;
     c.max_body_bytes = o->max_body_bytes;
     c.max_connections = o->max_connections;
+    c.read_timeout_s = o->read_timeout_s;
+    c.max_tools = o->max_tools;
     c.n_threads = o->n_threads;
     c.f32_activations = o->dtype == GPTOSS_DTYPE_FLOAT32;
     c.bf16_activations = o->dtype == GPTOSS_DTYPE_BFLOAT16;

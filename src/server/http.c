@@ -216,6 +216,9 @@ static void http_send_json(struct http_exchange *ex, int status, json_t *body, c
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
         if (allow != NULL)
             MHD_add_response_header(resp, "Allow", allow);
+        /* 503 is always temporary here (loading, a full queue): say when to come back. */
+        if (status == 503)
+            MHD_add_response_header(resp, "Retry-After", "1");
     }
     http_queue(ex, status, resp, len);
 }

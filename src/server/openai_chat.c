@@ -21,6 +21,7 @@ struct chat_ctx {
     const char **call_names;
     size_t n_calls;
     size_t cap_calls;
+    const struct openai_chat_options *opts;
 };
 
 static enum gptoss_status chat_fail(struct chat_ctx *c, enum gptoss_status st, const char *param,
@@ -181,6 +182,12 @@ static enum gptoss_status chat_tools(struct chat_ctx *c, const json_t *request,
         return GPTOSS_OK;
     if (!json_is_array(tools))
         return chat_fail(c, GPTOSS_ERR_INVALID_ARGUMENT, "tools", "%s must be an array%s", NULL);
+    if (c->opts->max_tools && json_array_size(tools) > c->opts->max_tools) {
+        char limit[64];
+        snprintf(limit, sizeof limit, " of at most %u entries (the server's --max-tools)",
+                 c->opts->max_tools);
+        return chat_fail(c, GPTOSS_ERR_INVALID_ARGUMENT, "tools", "%s must be an array%s", limit);
+    }
     if (choice && !json_is_null(choice) && !json_is_string(choice) && !json_is_object(choice))
         return chat_fail(c, GPTOSS_ERR_INVALID_ARGUMENT, "tool_choice",
                          "%s must be \"none\", \"auto\", \"required\" or a function object%s",
@@ -357,6 +364,7 @@ void openai_chat_options_init(struct openai_chat_options *opts)
     opts->knowledge_cutoff = NULL;
     opts->current_date = NULL;
     opts->default_effort = HARMONY_EFFORT_MEDIUM;
+    opts->max_tools = 128; /* OpenAI's own limit */
 }
 
 static bool chat_is_instruction_role(const char *role)
@@ -370,7 +378,7 @@ enum gptoss_status openai_chat_parse(const json_t *request, const struct openai_
 {
     memset(chat, 0, sizeof *chat);
     *param_out = NULL;
-    struct chat_ctx c = {.arena = arena, .param_out = param_out};
+    struct chat_ctx c = {.arena = arena, .param_out = param_out, .opts = opts};
     if (!json_is_object(request))
         return chat_fail(&c, GPTOSS_ERR_INVALID_ARGUMENT, "",
                          "the request%s must be a JSON "

@@ -35,6 +35,7 @@ struct openai_chat_options {
     const char *knowledge_cutoff; /* NULL: harmony's default */
     const char *current_date;     /* NULL: no "Current date:" line */
     enum harmony_effort default_effort;
+    uint32_t max_tools; /* most entries in "tools" (0: no limit) */
 };
 
 void openai_chat_options_init(struct openai_chat_options *opts);

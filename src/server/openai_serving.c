@@ -676,6 +676,7 @@ void server_handle_chat(void *ctx, struct http_exchange *ex)
     }
     struct openai_chat_options opts;
     openai_chat_options_init(&opts);
+    opts.max_tools = s->cfg.max_tools;
     char date[16];
     if (s->cfg.current_date) {
         opts.current_date = s->cfg.current_date;

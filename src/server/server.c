@@ -49,6 +49,8 @@ void server_config_init(struct server_config *cfg)
     cfg->max_queued_requests = 1024;
     cfg->max_body_bytes = 32u << 20;
     cfg->max_connections = 512;
+    cfg->read_timeout_s = 30;
+    cfg->max_tools = 128;
     cfg->webui = true;
 }
 
@@ -572,6 +574,7 @@ enum gptoss_status server_run(const struct server_config *cfg, volatile sig_atom
     hc.n_api_keys = cfg->n_api_keys;
     hc.max_body_bytes = cfg->max_body_bytes;
     hc.max_connections = cfg->max_connections;
+    hc.read_timeout_s = cfg->read_timeout_s;
     hc.quiet = !cfg->log_stats;
     /* The API's routes, then one public route per web UI file. */
     size_t n_api = sizeof(routes) / sizeof(routes[0]), n_routes = n_api;

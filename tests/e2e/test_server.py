@@ -1126,8 +1126,9 @@ def test_queue_full_is_503(gptoss_bin, checkpoint, log_dir):
         assert len(first.read_events(2)) >= 2
         second = RawStream(srv.port, COMPL, {"prompt": "Wait", "max_tokens": 2, "stream": True})
         assert wait_until(lambda: srv.metric("vllm:num_requests_waiting") == 1, SETTLE_S)
-        status, body = srv.json("POST", COMPL, {"prompt": "Refused", "max_tokens": 1})
+        status, headers, body = srv.request("POST", COMPL, {"prompt": "Refused", "max_tokens": 1})
         assert_error(status, body, 503)
+        assert headers.get("retry-after") == "1", headers  # when to come back
         first.close()
         assert second.read_status() == 200
         second.read_to_end()
