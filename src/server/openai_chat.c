@@ -178,6 +178,10 @@ static enum gptoss_status chat_tools(struct chat_ctx *c, const json_t *request,
 {
     const json_t *tools = json_object_get(request, "tools");
     const json_t *choice = json_object_get(request, "tool_choice");
+    if (choice && !json_is_null(choice) && !json_is_string(choice) && !json_is_object(choice))
+        return chat_fail(c, GPTOSS_ERR_INVALID_ARGUMENT, "tool_choice",
+                         "%s must be \"none\", \"auto\", \"required\" or a function object%s",
+                         NULL);
     if (!tools || json_is_null(tools))
         return GPTOSS_OK;
     if (!json_is_array(tools))
@@ -188,10 +192,6 @@ static enum gptoss_status chat_tools(struct chat_ctx *c, const json_t *request,
                  c->opts->max_tools);
         return chat_fail(c, GPTOSS_ERR_INVALID_ARGUMENT, "tools", "%s must be an array%s", limit);
     }
-    if (choice && !json_is_null(choice) && !json_is_string(choice) && !json_is_object(choice))
-        return chat_fail(c, GPTOSS_ERR_INVALID_ARGUMENT, "tool_choice",
-                         "%s must be \"none\", \"auto\", \"required\" or a function object%s",
-                         NULL);
     if (json_is_string(choice) && strcmp(json_string_value(choice), "none") == 0)
         return GPTOSS_OK;
     size_t n = json_array_size(tools), n_fns = 0;
