@@ -32,7 +32,7 @@ struct flags {
     const char *host, *port, *served_model_name, *max_num_seqs, *max_num_batched_tokens,
         *tensor_parallel_size, *distributed_backend, *kv_cache_memory, *weights, *dtype,
         *quantization, *api_key, *api_key_file, *max_queued_requests, *max_body_bytes,
-        *max_connections, *read_timeout, *max_n, *max_tools;
+        *max_connections, *read_timeout, *max_n, *max_tools, *allowed_origins;
     const char *threads, *webui_dir;
     const char *bench_prompt, *bench_gen, *bench_repeat, *bench_batch; /* -p -n -r --batch */
     bool no_prefix_caching, enable_prefix_caching, disable_log_stats, no_webui;

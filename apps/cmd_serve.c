@@ -101,7 +101,7 @@ int cmd_serve(int argc, char **argv)
         "--quantization --api-key --api-key-file --no-enable-prefix-caching "
         "--enable-prefix-caching --disable-log-stats --date --max-queued-requests --threads "
         "--no-webui --webui-dir --max-body-bytes --max-connections --read-timeout --max-n "
-        "--max-tools",
+        "--max-tools --allowed-origins",
         &f);
     if (rc)
         return rc;
@@ -213,6 +213,27 @@ int cmd_serve(int argc, char **argv)
         return rc;
     o.api_keys = (const char *const *)keys;
     o.n_api_keys = n_keys;
+    /* --allowed-origins a,b,c (vLLM takes a JSON list: its ["a", "b"] is read too). */
+    char *origins_text = f.allowed_origins ? strdup(f.allowed_origins) : NULL;
+    const char *origins[64];
+    size_t n_origins = 0;
+    for (char *save = NULL, *t = origins_text ? strtok_r(origins_text, ",", &save) : NULL; t;
+         t = strtok_r(NULL, ",", &save)) {
+        t += strspn(t, " [\"'");
+        t[strcspn(t, " ]\"'")] = '\0';
+        if (*t == '\0')
+            continue;
+        if (n_origins == 64 || (strcmp(t, "*") && !strstr(t, "://"))) {
+            rc = fail_usage("--allowed-origins takes up to 64 origins such as "
+                            "https://chat.example.com, or *; got \"%s\"",
+                            t);
+            free(origins_text);
+            return rc;
+        }
+        origins[n_origins++] = t;
+    }
+    o.allowed_origins = origins;
+    o.n_allowed_origins = n_origins;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -224,6 +245,7 @@ int cmd_serve(int argc, char **argv)
     for (size_t i = 0; i < n_keys; i++)
         free(keys[i]);
     free(keys);
+    free(origins_text);
     if (st != GPTOSS_OK)
         return fail_status("serve");
     return 0;

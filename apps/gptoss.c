@@ -35,6 +35,7 @@ static const char usage_text[] =
     "        [--no-enable-prefix-caching] [--disable-log-stats] [--date YYYY-MM-DD]\n"
     "        [--max-queued-requests N] [--max-body-bytes 32M] [--max-connections 512]\n"
     "        [--read-timeout 30] [--max-n 16] [--max-tools 128]\n"
+    "        [--allowed-origins https://a.example,https://b.example|*]\n"
     "        [--threads N] [--dtype auto|bfloat16|float32]\n"
     "        [--weights exact|int8] [--tensor-parallel-size N]\n"
     "        [--distributed-backend threads|mpi] [--no-webui] [--webui-dir DIR]\n"
@@ -156,6 +157,7 @@ int flags_parse(int argc, char **argv, int first, const char *allowed, struct fl
         {"--read-timeout", offsetof(struct flags, read_timeout), 0},
         {"--max-n", offsetof(struct flags, max_n), 0},
         {"--max-tools", offsetof(struct flags, max_tools), 0},
+        {"--allowed-origins", offsetof(struct flags, allowed_origins), 0},
         {"--no-enable-prefix-caching", SIZE_MAX, offsetof(struct flags, no_prefix_caching)},
         {"--enable-prefix-caching", SIZE_MAX, offsetof(struct flags, enable_prefix_caching)},
         {"--disable-log-stats", SIZE_MAX, offsetof(struct flags, disable_log_stats)},

@@ -368,22 +368,25 @@ struct gptoss_serve_options {
     uint16_t port;                 /* 8000 */
     const char *const *api_keys;   /* bearer keys; none: no authentication */
     size_t n_api_keys;
-    uint32_t max_model_len;          /* 0: min(the model's context, 8192) */
-    uint32_t max_num_seqs;           /* 64 */
-    uint32_t max_num_batched_tokens; /* 512 */
-    uint64_t kv_cache_bytes;         /* 0: half the available memory, at most 32 GiB */
-    bool enable_prefix_caching;      /* true */
-    bool log_stats;                  /* true: access log and a stats line every 10 s */
-    uint32_t max_n;                  /* 16: largest `n` a request may ask */
-    uint32_t max_queued_requests;    /* 1024: more waiting requests get 503 */
-    size_t max_body_bytes;           /* 32 MiB */
-    unsigned max_connections;        /* 512 */
-    unsigned read_timeout_s;         /* 30: a client silent this long mid-request is cut off */
-    uint32_t max_tools;              /* 128: most tools a chat request may declare */
-    uint32_t n_threads;              /* CPU threads; 0: one per available core */
-    enum gptoss_dtype dtype;         /* GPTOSS_DTYPE_AUTO */
-    enum gptoss_weights weights;     /* GPTOSS_WEIGHTS_EXACT */
-    uint32_t tensor_parallel_size;   /* 0 or 1: one rank (gptoss_model_options) */
+    uint32_t max_model_len;             /* 0: min(the model's context, 8192) */
+    uint32_t max_num_seqs;              /* 64 */
+    uint32_t max_num_batched_tokens;    /* 512 */
+    uint64_t kv_cache_bytes;            /* 0: half the available memory, at most 32 GiB */
+    bool enable_prefix_caching;         /* true */
+    bool log_stats;                     /* true: access log and a stats line every 10 s */
+    uint32_t max_n;                     /* 16: largest `n` a request may ask */
+    uint32_t max_queued_requests;       /* 1024: more waiting requests get 503 */
+    size_t max_body_bytes;              /* 32 MiB */
+    unsigned max_connections;           /* 512 */
+    unsigned read_timeout_s;            /* 30: a client silent this long mid-request is cut off */
+    uint32_t max_tools;                 /* 128: most tools a chat request may declare */
+    const char *const *allowed_origins; /* CORS: pages of these origins ("*": any) may call the
+                                           API from a browser; none: same origin only */
+    size_t n_allowed_origins;
+    uint32_t n_threads;            /* CPU threads; 0: one per available core */
+    enum gptoss_dtype dtype;       /* GPTOSS_DTYPE_AUTO */
+    enum gptoss_weights weights;   /* GPTOSS_WEIGHTS_EXACT */
+    uint32_t tensor_parallel_size; /* 0 or 1: one rank (gptoss_model_options) */
     enum gptoss_distributed_backend distributed_backend; /* GPTOSS_DISTRIBUTED_THREADS */
     const char *current_date; /* "YYYY-MM-DD" for prompts; NULL: today (UTC) */
     bool webui;               /* true: the web chat UI at / */

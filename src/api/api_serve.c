@@ -47,6 +47,8 @@ GPTOSS_API enum gptoss_status gptoss_serve(const struct gptoss_serve_options *o,
     c.max_connections = o->max_connections;
     c.read_timeout_s = o->read_timeout_s;
     c.max_tools = o->max_tools;
+    c.allowed_origins = o->allowed_origins;
+    c.n_allowed_origins = o->n_allowed_origins;
     c.n_threads = o->n_threads;
     c.f32_activations = o->dtype == GPTOSS_DTYPE_FLOAT32;
     c.bf16_activations = o->dtype == GPTOSS_DTYPE_BFLOAT16;

@@ -53,6 +53,8 @@ struct http_server {
     char **api_keys;
     size_t *api_key_lens;
     size_t n_api_keys;
+    char **origins; /* allowed CORS origins, "*" for any */
+    size_t n_origins;
     size_t max_body_bytes;
     unsigned read_timeout_s;
     bool quiet;
@@ -150,6 +152,28 @@ static void http_exchange_timeout(struct http_exchange *ex, bool on)
 
 /* ---- Responses ----------------------------------------------------------------------------- */
 
+/* Access-Control-Allow-Origin for a request from an allowed origin: "*" when any is allowed,
+ * else the request's own Origin (with Vary: Origin, since the answer depends on it). Nothing
+ * otherwise, so that browsers keep other sites' pages out. */
+static void http_add_cors(const struct http_exchange *ex, struct MHD_Response *resp)
+{
+    const struct http_server *s = ex->server;
+    if (s->n_origins == 0)
+        return;
+    const char *origin = http_exchange_header(ex, "Origin");
+    for (size_t i = 0; i < s->n_origins; i++) {
+        if (strcmp(s->origins[i], "*") == 0) {
+            MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+            return;
+        }
+        if (origin != NULL && strcmp(origin, s->origins[i]) == 0) {
+            MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+            MHD_add_response_header(resp, "Vary", "Origin");
+            return;
+        }
+    }
+}
+
 /* Hands `resp` to libmicrohttpd as the exchange's one response (NULL: allocation failed, and
  * nothing is queued, so the connection is closed). */
 static void http_queue(struct http_exchange *ex, int status, struct MHD_Response *resp,
@@ -158,7 +182,7 @@ static void http_queue(struct http_exchange *ex, int status, struct MHD_Response
     ex->status = status;
     if (resp == NULL)
         return;
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    http_add_cors(ex, resp);
     if (MHD_queue_response(ex->conn, (unsigned)status, resp) == MHD_YES) {
         ex->queued = true;
         ex->n_bytes_out += n_body;
@@ -737,6 +761,9 @@ static void http_server_free(struct http_server *s)
     for (size_t i = 0; i < s->n_api_keys; i++)
         free(s->api_keys[i]);
     free(s->api_keys);
+    for (size_t i = 0; i < s->n_origins; i++)
+        free(s->origins[i]);
+    free(s->origins);
     free(s->api_key_lens);
     free(s);
 }
@@ -762,6 +789,12 @@ enum gptoss_status http_server_create(const struct http_config *cfg,
             s->api_key_lens[i] = strlen(cfg->api_keys[i]);
         }
         s->n_api_keys = cfg->n_api_keys;
+    }
+    if (cfg->n_allowed_origins > 0) {
+        s->origins = xcalloc(cfg->n_allowed_origins, sizeof *s->origins);
+        for (size_t i = 0; i < cfg->n_allowed_origins; i++)
+            s->origins[i] = xstrdup(cfg->allowed_origins[i]);
+        s->n_origins = cfg->n_allowed_origins;
     }
 
     int fd = -1, family = AF_INET;

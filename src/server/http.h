@@ -39,6 +39,10 @@ struct http_config {
     size_t max_body_bytes;       /* larger request bodies get 413 */
     const char *const *api_keys; /* accepted bearer keys; n_api_keys == 0: no authentication */
     size_t n_api_keys;
+    /* Origins whose pages may call the API from a browser (CORS): exact "scheme://host[:port]"
+     * strings, or "*" for any. None: same origin only (no Access-Control-Allow-Origin). */
+    const char *const *allowed_origins;
+    size_t n_allowed_origins;
     bool quiet; /* no access log */
 };
 

@@ -575,6 +575,8 @@ enum gptoss_status server_run(const struct server_config *cfg, volatile sig_atom
     hc.max_body_bytes = cfg->max_body_bytes;
     hc.max_connections = cfg->max_connections;
     hc.read_timeout_s = cfg->read_timeout_s;
+    hc.allowed_origins = cfg->allowed_origins;
+    hc.n_allowed_origins = cfg->n_allowed_origins;
     hc.quiet = !cfg->log_stats;
     /* The API's routes, then one public route per web UI file. */
     size_t n_api = sizeof(routes) / sizeof(routes[0]), n_routes = n_api;

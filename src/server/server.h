@@ -32,8 +32,10 @@ struct server_config {
     uint32_t max_queued_requests; /* waiting requests beyond this get 503 */
     size_t max_body_bytes;
     unsigned max_connections;
-    unsigned read_timeout_s;       /* a client silent this long mid-request is disconnected */
-    uint32_t max_tools;            /* most tools a chat request may declare */
+    unsigned read_timeout_s;            /* a client silent this long mid-request is disconnected */
+    uint32_t max_tools;                 /* most tools a chat request may declare */
+    const char *const *allowed_origins; /* CORS (http_config); none: same origin only */
+    size_t n_allowed_origins;
     uint32_t n_threads;            /* CPU threads; 0: one per available core */
     bool f32_activations;          /* every product in f32 (--dtype float32) */
     bool bf16_activations;         /* no int8 activations (--dtype bfloat16) */

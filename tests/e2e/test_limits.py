@@ -80,12 +80,36 @@ def test_read_timeout_cuts_a_slow_client(srv):
     assert srv.request("GET", "/health")[0] == 200
 
 
+def test_allowed_origins(gptoss_bin, srv, tmp_path):
+    """CORS: only the listed origins' pages get a grant; by default (srv) none does."""
+    status, headers, _ = srv.request("GET", "/health", headers={"Origin": "http://a.example"})
+    assert status == 200 and "access-control-allow-origin" not in headers
+    with serving(gptoss_bin, srv.model, "--max-model-len", 1024, "--kv-cache-memory", "64M",
+                 "--allowed-origins", "http://a.example,https://b.example:8443",
+                 log_dir=tmp_path, name="cors") as s:
+        for origin in ("http://a.example", "https://b.example:8443"):
+            status, headers, _ = s.request("POST", CHAT, chat(), headers={"Origin": origin})
+            assert status == 200 and headers["access-control-allow-origin"] == origin
+            assert headers["vary"] == "Origin"
+            status, headers, _ = s.request("OPTIONS", CHAT, headers={
+                "Origin": origin, "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type"})
+            assert status == 204 and headers["access-control-allow-origin"] == origin
+        status, headers, _ = s.request("GET", "/health", headers={"Origin": "http://evil.example"})
+        assert status == 200 and "access-control-allow-origin" not in headers
+    with serving(gptoss_bin, srv.model, "--max-model-len", 1024, "--kv-cache-memory", "64M",
+                 "--allowed-origins", "*", log_dir=tmp_path, name="cors-any") as s:
+        status, headers, _ = s.request("GET", "/health", headers={"Origin": "http://x.example"})
+        assert headers["access-control-allow-origin"] == "*"
+
+
 @pytest.mark.parametrize("flag,value,message", [
     ("--max-body-bytes", "12", "--max-body-bytes must be a size from 1K to 4G"),
     ("--max-n", "0", "--max-n must be"),
     ("--max-tools", "x", "--max-tools must be"),
     ("--read-timeout", "0", "--read-timeout must be"),
     ("--max-connections", "-1", "--max-connections must be"),
+    ("--allowed-origins", "example.com", "--allowed-origins takes up to 64 origins"),
 ])
 def test_bad_limit_flags(gptoss_bin, flag, value, message):
     r = subprocess.run([gptoss_bin, "serve", "--model", "/nonexistent", flag, value],
