@@ -194,6 +194,9 @@ static enum gptoss_status start(struct http_server **out, const char *const *key
     cfg.read_timeout_s = 5;
     cfg.api_keys = keys;
     cfg.n_api_keys = n_keys;
+    static const char *const origins[] = {"http://example.com"};
+    cfg.allowed_origins = origins;
+    cfg.n_allowed_origins = 1;
     cfg.quiet = true;
     return http_server_create(&cfg, routes, N_ROUTES, NULL, out);
 }
@@ -466,7 +469,7 @@ static void test_json_round_trip(void **state)
     request(port, "POST", "/echo?q=a%20b", "X-Test: yes\r\n", "{\"x\":[1,2,\"\\u00e9\"]}", &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(header_of(&r, "Content-Type"), "application/json");
-    assert_string_equal(header_of(&r, "Access-Control-Allow-Origin"), "*");
+    assert_null(header_of(&r, "Access-Control-Allow-Origin")); /* no Origin: no grant */
     assert_string_equal(r.body.data, "{\"echo\":{\"x\":[1,2,\"\xC3\xA9\"]},\"method\":\"POST\","
                                      "\"path\":\"/echo\",\"q\":\"a b\",\"x_test\":\"yes\"}");
     response_deinit(&r);
@@ -506,7 +509,7 @@ static void test_not_found_and_method(void **state)
     struct response r;
     request(port, "GET", "/v1/nope", NULL, NULL, &r);
     assert_int_equal(r.status, 404);
-    assert_string_equal(header_of(&r, "Access-Control-Allow-Origin"), "*");
+    assert_null(header_of(&r, "Access-Control-Allow-Origin")); /* no Origin: no grant */
     json_t *err = error_of(&r);
     assert_string_equal(json_string_value(json_object_get(err, "message")),
                         "Invalid URL (GET /v1/nope)");
@@ -536,11 +539,20 @@ static void test_preflight(void **state)
     request(port, "OPTIONS", "/echo",
             "Origin: http://example.com\r\nAccess-Control-Request-Method: POST\r\n", NULL, &r);
     assert_int_equal(r.status, 204);
-    assert_string_equal(header_of(&r, "Access-Control-Allow-Origin"), "*");
+    /* An allowed origin gets its own name back; the answer depends on it. */
+    assert_string_equal(header_of(&r, "Access-Control-Allow-Origin"), "http://example.com");
+    assert_string_equal(header_of(&r, "Vary"), "Origin");
     assert_string_equal(header_of(&r, "Access-Control-Allow-Methods"), "POST, OPTIONS");
     assert_string_equal(header_of(&r, "Access-Control-Allow-Headers"),
                         "Authorization, Content-Type");
     assert_int_equal(r.body.len, 0);
+    response_deinit(&r);
+
+    /* Any other site: the preflight is answered, but grants nothing. */
+    request(port, "OPTIONS", "/echo",
+            "Origin: http://evil.example\r\nAccess-Control-Request-Method: POST\r\n", NULL, &r);
+    assert_int_equal(r.status, 204);
+    assert_null(header_of(&r, "Access-Control-Allow-Origin"));
     response_deinit(&r);
 
     request(port, "OPTIONS", "/echo",
@@ -675,7 +687,7 @@ static void test_stream(void **state)
     assert_string_equal(header_of(&r, "Cache-Control"), "no-cache");
     assert_string_equal(header_of(&r, "X-Accel-Buffering"), "no");
     assert_string_equal(header_of(&r, "Transfer-Encoding"), "chunked");
-    assert_string_equal(header_of(&r, "Access-Control-Allow-Origin"), "*");
+    assert_null(header_of(&r, "Access-Control-Allow-Origin")); /* no Origin: no grant */
     struct buf want;
     buf_init(&want);
     for (int i = 0; i < 20; i++)
