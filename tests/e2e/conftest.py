@@ -39,6 +39,17 @@ def run(gptoss_bin):
 
 
 @pytest.fixture(scope="session")
+def tiny_model(gptoss_bin, tmp_path_factory):
+    """A tiny random checkpoint (seed 5), made once per session, for tests that need a model
+    but not particular weights."""
+    path = tmp_path_factory.mktemp("tiny-model") / "tiny"
+    subprocess.run([gptoss_bin, "random-model", "--preset", "tiny", "--seed", "5",
+                    "--tokenizer", VOCAB, "--out", str(path)], check=True, capture_output=True,
+                   timeout=300)
+    return path
+
+
+@pytest.fixture(scope="session")
 def tokenizer_goldens():
     with open(os.path.join(DATA, "tokenizer", "goldens.json"), encoding="utf-8") as f:
         return json.load(f)

@@ -3,11 +3,9 @@ HTTP abuse. Each gets its documented status with OpenAI's error body (or, for br
 closed connection), and after every one the server still answers a normal request."""
 import json
 import socket
-import subprocess
 
 import pytest
 
-from conftest import VOCAB
 from server_fixture import serving
 from test_server import assert_error
 
@@ -15,12 +13,8 @@ CHAT, COMPL = "/v1/chat/completions", "/v1/completions"
 
 
 @pytest.fixture(scope="module")
-def srv(gptoss_bin, tmp_path_factory):
-    path = tmp_path_factory.mktemp("hostile") / "tiny"
-    subprocess.run([gptoss_bin, "random-model", "--preset", "tiny", "--seed", "5",
-                    "--tokenizer", VOCAB, "--out", str(path)], check=True, capture_output=True,
-                   timeout=300)
-    with serving(gptoss_bin, path, "--max-model-len", 1024, "--kv-cache-memory", "64M",
+def srv(gptoss_bin, tiny_model, tmp_path_factory):
+    with serving(gptoss_bin, tiny_model, "--max-model-len", 1024, "--kv-cache-memory", "64M",
                  log_dir=tmp_path_factory.mktemp("hostile-logs"), name="hostile") as s:
         yield s
 

@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-from conftest import VOCAB
 from server_fixture import serving
 from test_server import assert_error
 
@@ -17,12 +16,8 @@ CHAT = "/v1/chat/completions"
 
 
 @pytest.fixture(scope="module")
-def srv(gptoss_bin, tmp_path_factory):
-    path = tmp_path_factory.mktemp("limits") / "tiny"
-    subprocess.run([gptoss_bin, "random-model", "--preset", "tiny", "--seed", "5",
-                    "--tokenizer", VOCAB, "--out", str(path)], check=True, capture_output=True,
-                   timeout=300)
-    with serving(gptoss_bin, path, "--max-model-len", 1024, "--kv-cache-memory", "64M",
+def srv(gptoss_bin, tiny_model, tmp_path_factory):
+    with serving(gptoss_bin, tiny_model, "--max-model-len", 1024, "--kv-cache-memory", "64M",
                  "--max-body-bytes", "64K", "--max-n", 2, "--max-tools", 2,
                  "--read-timeout", 2, log_dir=tmp_path_factory.mktemp("limits-logs"),
                  name="limits") as s:
