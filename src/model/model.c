@@ -65,6 +65,7 @@ enum gptoss_status model_load_rank(const char *dir, const struct model_options *
         st = model_weights_to_int8(model, options->n_threads);
         if (st != GPTOSS_OK)
             goto fail;
+        model_shard_release_o(model);
     }
     rope_init(&model->rope, &model->config.rope);
     st = sinks_to_f32(&model->config, model->weights, model->shard.n_q_heads, &model->sinks);

@@ -58,6 +58,7 @@ struct model {
     struct comm *comm;
     void *shard_store;
     size_t shard_store_bytes;
+    size_t shard_o_bytes; /* of shard_store, the o_proj copies at its start (whole pages) */
     struct model_tp_threads *threads;
     _Atomic bool lost; /* a collective failed: the ranks are out of step for good */
 };
@@ -65,6 +66,9 @@ struct model {
 /* Cuts the loaded weights down to model->shard (model_shard.c); nothing for one rank. With
  * int8 the whole rows of o_proj are read once for their max |w| (layer_weights.o_row_amax). */
 enum gptoss_status model_weights_shard(struct model *model, bool int8);
+
+/* After --weights int8 has requantised a rank's o_proj copies: gives their pages back. */
+void model_shard_release_o(struct model *model);
 
 /* Loads rank comm->rank's part (comm NULL: the whole model), taking ownership of comm. */
 enum gptoss_status model_load_rank(const char *dir, const struct model_options *options,

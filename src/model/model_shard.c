@@ -116,17 +116,20 @@ static void drop_pages(const struct tensor *t)
         madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
-/* The copies of one layer (store NULL: only their bytes are counted). */
+/* The copies of one layer (store NULL: only their bytes are counted): o_proj's columns and
+ * their row maxima go to o_store (which --weights int8 gives back once it has requantised them,
+ * model_shard_release_o), the experts to store. */
 static void shard_layer(const struct model_config *c, const struct model_shard *s,
-                        struct layer_weights *lw, bool int8, char *store, uint64_t *used)
+                        struct layer_weights *lw, bool int8, char *o_store, uint64_t *o_used,
+                        char *store, uint64_t *used)
 {
     const uint64_t S = c->head_dim, D = c->d_model, F = c->d_ff, E = c->n_experts;
     const uint64_t q_cols = (uint64_t)c->n_heads * S, nq = (uint64_t)s->n_q_heads * S;
 
     /* o_proj (D, Hq*S): this rank's columns. */
     size_t esize = dtype_size(lw->o.dtype);
-    void *o = carve(store, used, D * nq * esize);
-    float *amax = int8 ? carve(store, used, D * sizeof(float)) : NULL;
+    void *o = carve(o_store, o_used, D * nq * esize);
+    float *amax = int8 ? carve(o_store, o_used, D * sizeof(float)) : NULL;
     if (store && int8) {
         row_amax(&lw->o, D, q_cols, amax);
         lw->o_row_amax = amax;
@@ -229,20 +232,34 @@ enum gptoss_status model_weights_shard(struct model *model, bool int8)
     struct model_weights *w = model->weights;
     if (s->n_ranks <= 1)
         return GPTOSS_OK;
-    uint64_t bytes = 0;
+    uint64_t o_bytes = 0, bytes = 0;
     for (uint32_t l = 0; l < c->n_layers; l++)
-        shard_layer(c, s, &w->layers[l], int8, NULL, &bytes);
-    char *store = pages_alloc(bytes);
+        shard_layer(c, s, &w->layers[l], int8, NULL, &o_bytes, NULL, &bytes);
+    /* The o_proj copies first, on whole pages of their own, so that they can be given back. */
+    long page = sysconf(_SC_PAGESIZE);
+    o_bytes = (o_bytes + (uint64_t)page - 1) / (uint64_t)page * (uint64_t)page;
+    char *store = pages_alloc(o_bytes + bytes);
     if (!store)
         return error_set(GPTOSS_ERR_NOMEM, "cannot allocate %.2f GB for rank %u's weights",
-                         bytes / 1e9, s->rank);
-    uint64_t used = 0;
+                         (o_bytes + bytes) / 1e9, s->rank);
+    uint64_t o_used = 0, used = 0;
     for (uint32_t l = 0; l < c->n_layers; l++)
-        shard_layer(c, s, &w->layers[l], int8, store, &used);
+        shard_layer(c, s, &w->layers[l], int8, store, &o_used, store + o_bytes, &used);
     slice_rows(&w->lm_head, s->vocab0, s->n_vocab);
     model->shard_store = store;
-    model->shard_store_bytes = bytes;
+    model->shard_store_bytes = o_bytes + bytes;
+    model->shard_o_bytes = o_bytes;
     return GPTOSS_OK;
+}
+
+void model_shard_release_o(struct model *model)
+{
+    if (!model->shard_store || model->shard_o_bytes == 0)
+        return;
+    for (uint32_t l = 0; l < model->config.n_layers; l++)
+        model->weights->layers[l].o_row_amax = NULL;
+    madvise(model->shard_store, model->shard_o_bytes, MADV_DONTNEED);
+    model->shard_o_bytes = 0;
 }
 
 /* ---- the plan of any rank, and what this process sees resident ---------------------------------

@@ -185,15 +185,18 @@ def test_threads_logits_full_width_layer(gptoss_bin, tmp_path_factory, tmp_path)
                     "--num-experts", "4", "--seed", "3", "--tokenizer", VOCAB,
                     "--out", str(model)], check=True, timeout=300)
     ids = "200006,1428,200008,13225,1395"
-    out = {}
-    for n in (1, 2, 4):
-        path = tmp_path / f"w{n}.npy"
-        r = gptoss(gptoss_bin, "logits", "--model", model, "--tokens", ids, "--out", path,
-                   "--dtype", "float32", "--tensor-parallel-size", n)
-        assert r.returncode == 0, r.stderr.decode()
-        out[n] = np.load(path)
-    for n in (2, 4):
-        assert rel(out[n], out[1]) < 1e-4, (n, rel(out[n], out[1]))
+    # --weights int8 too: each rank scales its o_proj columns by the whole row's max, then
+    # gives its bf16 copy of them back (model_shard_release_o).
+    for weights in ("exact", "int8"):
+        out = {}
+        for n in (1, 2, 4):
+            path = tmp_path / f"w{weights}{n}.npy"
+            r = gptoss(gptoss_bin, "logits", "--model", model, "--tokens", ids, "--out", path,
+                       "--dtype", "float32", "--weights", weights, "--tensor-parallel-size", n)
+            assert r.returncode == 0, r.stderr.decode()
+            out[n] = np.load(path)
+        for n in (2, 4):
+            assert rel(out[n], out[1]) < 1e-4, (weights, n, rel(out[n], out[1]))
     shutil.rmtree(model)
 
 
