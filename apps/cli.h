@@ -14,6 +14,8 @@
 
 #define EXIT_USAGE 2
 
+#define CLI_MAX_API_KEYS 64
+
 /* Every flag of every subcommand, as given on the command line (NULL when absent). */
 struct flags {
     const char *command; /* the subcommand (argv[1]) */
@@ -32,10 +34,13 @@ struct flags {
     const char *host, *port, *served_model_name, *max_num_seqs, *max_num_batched_tokens,
         *tensor_parallel_size, *distributed_backend, *kv_cache_memory, *weights, *dtype,
         *quantization, *api_key, *api_key_file, *max_queued_requests, *max_body_bytes,
-        *max_connections, *read_timeout, *max_n, *max_tools, *allowed_origins;
+        *max_connections, *read_timeout, *max_n, *max_tools, *allowed_origins, *public_endpoints,
+        *max_log_len;
+    const char *api_keys[CLI_MAX_API_KEYS]; /* every --api-key given, in order */
+    unsigned n_api_keys;
     const char *threads, *webui_dir;
     const char *bench_prompt, *bench_gen, *bench_repeat, *bench_batch; /* -p -n -r --batch */
-    bool no_prefix_caching, enable_prefix_caching, disable_log_stats, no_webui;
+    bool no_prefix_caching, enable_prefix_caching, disable_log_stats, no_webui, log_requests;
     bool chat;
     bool allow_special;
     bool show_reasoning;

@@ -63,7 +63,21 @@ static bool parse_bytes(const char *s, uint64_t *out)
     return true;
 }
 
-/* Reads one key per non-empty line of `path` into a malloc'd array. */
+/* Appends a copy of `key` to the malloc'd array. */
+static bool add_key(char ***keys, size_t *n, const char *key)
+{
+    char **bigger = realloc(*keys, (*n + 1) * sizeof(char *));
+    if (!bigger)
+        return false;
+    *keys = bigger;
+    if (!((*keys)[*n] = strdup(key)))
+        return false;
+    (*n)++;
+    return true;
+}
+
+/* Reads one key per line of `path` (blank lines and lines starting with '#' skipped; spaces
+ * around a key dropped). A file without a key is refused: it would turn authentication off. */
 static int read_key_file(const char *path, char ***keys, size_t *n)
 {
     FILE *fp = fopen(path, "r");
@@ -72,21 +86,66 @@ static int read_key_file(const char *path, char ***keys, size_t *n)
         return EXIT_FAILURE;
     }
     char *line = NULL;
-    size_t cap = 0;
+    size_t cap = 0, found = 0;
     ssize_t len;
-    while ((len = getline(&line, &cap, fp)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' '))
+    int rc = 0;
+    while (rc == 0 && (len = getline(&line, &cap, fp)) >= 0) {
+        while (len > 0 && strchr("\r\n \t", line[len - 1]))
             line[--len] = '\0';
-        if (len == 0)
+        char *key = line + strspn(line, " \t");
+        if (*key == '\0' || *key == '#')
             continue;
-        char **bigger = realloc(*keys, (*n + 1) * sizeof(char *));
-        if (!bigger)
-            break;
-        *keys = bigger;
-        (*keys)[(*n)++] = strdup(line);
+        if (!add_key(keys, n, key)) {
+            fprintf(stderr, "gptoss: --api-key-file %s: out of memory\n", path);
+            rc = EXIT_FAILURE;
+        }
+        found++;
+    }
+    if (rc == 0 && ferror(fp)) {
+        fprintf(stderr, "gptoss: --api-key-file %s: %s\n", path, strerror(errno));
+        rc = EXIT_FAILURE;
+    }
+    if (rc == 0 && found == 0) {
+        fprintf(stderr, "gptoss: --api-key-file %s: no key in the file (one key per line)\n", path);
+        rc = EXIT_FAILURE;
     }
     free(line);
     fclose(fp);
+    return rc;
+}
+
+/* --public-endpoints health,metrics (names or paths), or none. */
+static int parse_public_endpoints(const char *text, unsigned *out)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"health", GPTOSS_PUBLIC_HEALTH},
+                 {"version", GPTOSS_PUBLIC_VERSION},
+                 {"metrics", GPTOSS_PUBLIC_METRICS},
+                 {"status", GPTOSS_PUBLIC_STATUS}};
+    *out = 0;
+    if (strcmp(text, "none") == 0)
+        return 0;
+    const char *p = text;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        const char *word = p;
+        if (len > 0 && *word == '/')
+            word++, len--;
+        size_t k = 0;
+        while (k < sizeof(names) / sizeof(names[0]) &&
+               !(strlen(names[k].name) == len && strncmp(word, names[k].name, len) == 0))
+            k++;
+        if (k == sizeof(names) / sizeof(names[0]))
+            return fail_usage("--public-endpoints takes a list of health, version, metrics and "
+                              "status (or none), got \"%s\"",
+                              text);
+        *out |= names[k].bit;
+        p += strcspn(p, ",");
+        if (*p == ',')
+            p++;
+    }
     return 0;
 }
 
@@ -101,7 +160,7 @@ int cmd_serve(int argc, char **argv)
         "--quantization --api-key --api-key-file --no-enable-prefix-caching "
         "--enable-prefix-caching --disable-log-stats --date --max-queued-requests --threads "
         "--no-webui --webui-dir --max-body-bytes --max-connections --read-timeout --max-n "
-        "--max-tools --allowed-origins",
+        "--max-tools --allowed-origins --public-endpoints --log-requests --max-log-len",
         &f);
     if (rc)
         return rc;
@@ -198,23 +257,36 @@ int cmd_serve(int argc, char **argv)
     o.webui_dir = f.webui_dir;
     if (f.date)
         o.current_date = f.date;
-    char **keys = NULL;
-    size_t n_keys = 0;
-    if (f.api_key) {
-        keys = malloc(sizeof(char *));
-        keys[n_keys++] = strdup(f.api_key);
+    if (f.public_endpoints &&
+        (rc = parse_public_endpoints(f.public_endpoints, &o.public_endpoints)))
+        return rc;
+    o.log_requests = f.log_requests;
+    if (f.max_log_len) {
+        if (!f.log_requests)
+            return fail_usage("--max-log-len applies to --log-requests only");
+        if (!flag_u64("--max-log-len", f.max_log_len, 0, UINT32_MAX, &v))
+            return EXIT_USAGE;
+        o.max_log_len = (uint32_t)v;
     }
+    /* Keys: every --api-key, else VLLM_API_KEY; and the lines of --api-key-file. */
+    char **keys = NULL, *origins_text = NULL;
+    size_t n_keys = 0;
     const char *env_key = getenv("VLLM_API_KEY");
-    if (!f.api_key && env_key && *env_key) {
-        keys = malloc(sizeof(char *));
-        keys[n_keys++] = strdup(env_key);
+    for (unsigned i = 0; i < f.n_api_keys; i++)
+        if (!*f.api_keys[i] || !add_key(&keys, &n_keys, f.api_keys[i])) {
+            rc = fail_usage("--api-key: %s", *f.api_keys[i] ? "out of memory" : "empty key");
+            goto out;
+        }
+    if (f.n_api_keys == 0 && env_key && *env_key && !add_key(&keys, &n_keys, env_key)) {
+        rc = fail_usage("VLLM_API_KEY: out of memory");
+        goto out;
     }
     if (f.api_key_file && (rc = read_key_file(f.api_key_file, &keys, &n_keys)))
-        return rc;
+        goto out;
     o.api_keys = (const char *const *)keys;
     o.n_api_keys = n_keys;
     /* --allowed-origins a,b,c (vLLM takes a JSON list: its ["a", "b"] is read too). */
-    char *origins_text = f.allowed_origins ? strdup(f.allowed_origins) : NULL;
+    origins_text = f.allowed_origins ? strdup(f.allowed_origins) : NULL;
     const char *origins[64];
     size_t n_origins = 0;
     for (char *save = NULL, *t = origins_text ? strtok_r(origins_text, ",", &save) : NULL; t;
@@ -227,8 +299,7 @@ int cmd_serve(int argc, char **argv)
             rc = fail_usage("--allowed-origins takes up to 64 origins such as "
                             "https://chat.example.com, or *; got \"%s\"",
                             t);
-            free(origins_text);
-            return rc;
+            goto out;
         }
         origins[n_origins++] = t;
     }
@@ -241,12 +312,12 @@ int cmd_serve(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    enum gptoss_status st = gptoss_serve(&o, &stop_requested);
+    if (gptoss_serve(&o, &stop_requested) != GPTOSS_OK)
+        rc = fail_status("serve");
+out:
     for (size_t i = 0; i < n_keys; i++)
         free(keys[i]);
     free(keys);
     free(origins_text);
-    if (st != GPTOSS_OK)
-        return fail_status("serve");
-    return 0;
+    return rc;
 }

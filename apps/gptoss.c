@@ -31,7 +31,9 @@ static const char usage_text[] =
     "      writes a Hugging Face tokenizer.json for an o200k_harmony tokenizer.\n"
     "  serve [--model DIR] [--host 127.0.0.1] [--port 8000] [--served-model-name NAME]\n"
     "        [--max-model-len N] [--max-num-seqs N] [--max-num-batched-tokens N]\n"
-    "        [--kv-cache-memory 4G] [--api-key KEY] [--api-key-file F]\n"
+    "        [--kv-cache-memory 4G] [--api-key KEY]... [--api-key-file F]\n"
+    "        [--public-endpoints health,version,metrics,status|none]\n"
+    "        [--log-requests] [--max-log-len N]\n"
     "        [--no-enable-prefix-caching] [--disable-log-stats] [--date YYYY-MM-DD]\n"
     "        [--max-queued-requests N] [--max-body-bytes 32M] [--max-connections 512]\n"
     "        [--read-timeout 30] [--max-n 16] [--max-tools 128]\n"
@@ -158,6 +160,10 @@ int flags_parse(int argc, char **argv, int first, const char *allowed, struct fl
         {"--max-n", offsetof(struct flags, max_n), 0},
         {"--max-tools", offsetof(struct flags, max_tools), 0},
         {"--allowed-origins", offsetof(struct flags, allowed_origins), 0},
+        {"--public-endpoints", offsetof(struct flags, public_endpoints), 0},
+        {"--max-log-len", offsetof(struct flags, max_log_len), 0},
+        {"--log-requests", SIZE_MAX, offsetof(struct flags, log_requests)},
+        {"--enable-log-requests", SIZE_MAX, offsetof(struct flags, log_requests)},
         {"--no-enable-prefix-caching", SIZE_MAX, offsetof(struct flags, no_prefix_caching)},
         {"--enable-prefix-caching", SIZE_MAX, offsetof(struct flags, enable_prefix_caching)},
         {"--disable-log-stats", SIZE_MAX, offsetof(struct flags, disable_log_stats)},
@@ -198,6 +204,14 @@ int flags_parse(int argc, char **argv, int first, const char *allowed, struct fl
         if (!value)
             return fail_usage("%s needs a value", table[k].name);
         *(const char **)((char *)f + table[k].offset) = value;
+        /* --api-key may be given several times: each is an accepted key. */
+        if (table[k].offset == offsetof(struct flags, api_key)) {
+            if (f->n_api_keys == CLI_MAX_API_KEYS)
+                return fail_usage("--api-key: at most %d keys on the command line; put more in "
+                                  "--api-key-file",
+                                  CLI_MAX_API_KEYS);
+            f->api_keys[f->n_api_keys++] = value;
+        }
     }
     return 0;
 }

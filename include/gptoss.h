@@ -361,6 +361,16 @@ GPTOSS_API size_t gptoss_chat_parser_push(struct gptoss_chat_parser *parser, uin
 
 /* ---- Serving (OpenAI-compatible HTTP API) ------------------------------------------------- */
 
+/* Endpoints that may be open without an API key when keys are configured (bits). The web UI's
+ * own files are always open: they hold no data, and the UI asks for a key for the rest. */
+enum gptoss_public_endpoint {
+    GPTOSS_PUBLIC_HEALTH = 1u << 0,  /* GET /health */
+    GPTOSS_PUBLIC_VERSION = 1u << 1, /* GET /version */
+    GPTOSS_PUBLIC_METRICS = 1u << 2, /* GET /metrics */
+    GPTOSS_PUBLIC_STATUS = 1u << 3,  /* GET /status */
+    GPTOSS_PUBLIC_ALL = 0xfu,
+};
+
 struct gptoss_serve_options {
     const char *model_dir;
     const char *served_model_name; /* NULL: the directory's name */
@@ -368,8 +378,12 @@ struct gptoss_serve_options {
     uint16_t port;                 /* 8000 */
     const char *const *api_keys;   /* bearer keys; none: no authentication */
     size_t n_api_keys;
-    uint32_t max_model_len;             /* 0: min(the model's context, 8192) */
-    uint32_t max_num_seqs;              /* 64 */
+    unsigned public_endpoints; /* GPTOSS_PUBLIC_* bits open without a key; GPTOSS_PUBLIC_ALL */
+    bool log_requests;         /* false: prompts are never logged; true: each request's prompt
+                                  and parameters (never keys) */
+    uint32_t max_log_len;      /* with log_requests: bytes of prompt logged at most; 0: all */
+    uint32_t max_model_len;    /* 0: min(the model's context, 8192) */
+    uint32_t max_num_seqs;     /* 64 */
     uint32_t max_num_batched_tokens;    /* 512 */
     uint64_t kv_cache_bytes;            /* 0: half the available memory, at most 32 GiB */
     bool enable_prefix_caching;         /* true */

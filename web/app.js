@@ -1070,7 +1070,7 @@
     if (!statusInFlight) {
       statusInFlight = true;
       try {
-        const r = await fetch('/status', { cache: 'no-store' });
+        const r = await fetch('/status', { cache: 'no-store', headers: authHeaders() });
         if (!r.ok) throw new Error('HTTP ' + r.status);
         serverStatus = await r.json();
         renderStatus(serverStatus, null);

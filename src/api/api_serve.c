@@ -15,6 +15,7 @@ GPTOSS_API void gptoss_serve_options_init(struct gptoss_serve_options *options)
     options->max_num_batched_tokens = c.max_num_batched_tokens;
     options->enable_prefix_caching = c.enable_prefix_caching;
     options->log_stats = c.log_stats;
+    options->public_endpoints = c.public_endpoints;
     options->max_n = c.max_n;
     options->max_queued_requests = c.max_queued_requests;
     options->max_body_bytes = c.max_body_bytes;
@@ -35,6 +36,9 @@ GPTOSS_API enum gptoss_status gptoss_serve(const struct gptoss_serve_options *o,
     c.port = o->port;
     c.api_keys = o->api_keys;
     c.n_api_keys = o->n_api_keys;
+    c.public_endpoints = o->public_endpoints;
+    c.log_requests = o->log_requests;
+    c.max_log_len = o->max_log_len;
     c.max_model_len = o->max_model_len;
     c.max_num_seqs = o->max_num_seqs;
     c.max_num_batched_tokens = o->max_num_batched_tokens;

@@ -57,10 +57,16 @@ struct http_server {
     size_t n_origins;
     size_t max_body_bytes;
     unsigned read_timeout_s;
+    unsigned max_connections;  /* 0: no limit of ours */
+    atomic_uint n_connections; /* open now, counted from libmicrohttpd's notifications */
     bool quiet;
     uint16_t port;
     atomic_bool stopping; /* set before the daemon stops; ends blocked handlers and streams */
 };
+
+/* The socket context of a connection opened over max_connections. */
+static char http_over_limit_mark;
+#define HTTP_OVER_LIMIT ((void *)&http_over_limit_mark)
 
 /* What the headers alone decided about a request. */
 enum http_verdict {
@@ -70,6 +76,7 @@ enum http_verdict {
     HTTP_VERDICT_BAD_METHOD, /* routes have this path, none this method */
     HTTP_VERDICT_NO_KEY,     /* keys are configured and the request carries none */
     HTTP_VERDICT_BAD_KEY,    /* the request's key is not one of them */
+    HTTP_VERDICT_BUSY,       /* the connection came over --max-connections */
 };
 
 struct http_exchange {
@@ -86,6 +93,7 @@ struct http_exchange {
     bool responded; /* an http_respond* call happened */
     bool queued;    /* libmicrohttpd took the response */
     bool streaming;
+    bool close_after; /* answer with "Connection: close" */
     int status;
     uint64_t n_bytes_out; /* body bytes handed to libmicrohttpd */
     struct timespec t_start;
@@ -183,6 +191,8 @@ static void http_queue(struct http_exchange *ex, int status, struct MHD_Response
     if (resp == NULL)
         return;
     http_add_cors(ex, resp);
+    if (ex->close_after)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (MHD_queue_response(ex->conn, (unsigned)status, resp) == MHD_YES) {
         ex->queued = true;
         ex->n_bytes_out += n_body;
@@ -513,6 +523,13 @@ static void http_respond_refusal(struct http_exchange *ex)
         http_respond_error(ex, 401, "invalid_request_error", "Incorrect API key provided.", NULL,
                            "invalid_api_key");
         break;
+    case HTTP_VERDICT_BUSY:
+        snprintf(msg, sizeof msg,
+                 "The server has too many open connections (the limit is %u); retry later.",
+                 ex->server->max_connections);
+        ex->close_after = true;
+        http_respond_error(ex, 503, "server_error", msg, NULL, NULL);
+        break;
     }
 }
 
@@ -587,7 +604,10 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *conn, c
     if (ex == NULL) {
         ex = http_exchange_create(s, conn, method, url);
         *req_cls = ex;
-        ex->verdict = http_judge(ex);
+        const union MHD_ConnectionInfo *sc =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        ex->verdict = sc != NULL && sc->socket_context == HTTP_OVER_LIMIT ? HTTP_VERDICT_BUSY
+                                                                          : http_judge(ex);
         /* A declared body over the limit is refused before it is read (libmicrohttpd then
          * drops the body and closes the connection after the answer). */
         if (http_content_length(ex) > s->max_body_bytes) {
@@ -638,6 +658,23 @@ static void http_on_completed(void *cls, struct MHD_Connection *conn, void **req
         http_exchange_timeout(ex, /*on=*/true);
     buf_deinit(&ex->body);
     free(ex);
+}
+
+/* libmicrohttpd's connection notifications: counts open connections, and marks one that comes
+ * over max_connections so that its request is answered 503 (and the connection closed) rather
+ * than the connection refused without a word. libmicrohttpd's own limit sits above ours and
+ * only refuses outright past that (see http_server_create). */
+static void http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                               enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *s = cls;
+    (void)conn;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        unsigned n = atomic_fetch_add(&s->n_connections, 1) + 1;
+        *socket_context = s->max_connections > 0 && n > s->max_connections ? HTTP_OVER_LIMIT : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        atomic_fetch_sub(&s->n_connections, 1);
+    }
 }
 
 static void http_on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -780,6 +817,8 @@ enum gptoss_status http_server_create(const struct http_config *cfg,
     s->max_body_bytes = cfg->max_body_bytes;
     s->read_timeout_s = cfg->read_timeout_s;
     s->quiet = cfg->quiet;
+    s->max_connections = cfg->max_connections;
+    atomic_init(&s->n_connections, 0);
     atomic_init(&s->stopping, false);
     if (cfg->n_api_keys > 0) {
         s->api_keys = xcalloc(cfg->n_api_keys, sizeof *s->api_keys);
@@ -806,9 +845,13 @@ enum gptoss_status http_server_create(const struct http_config *cfg,
     /* Options that mean "libmicrohttpd's default" when 0 go through an array. */
     struct MHD_OptionItem opts[3];
     size_t n_opts = 0;
-    if (cfg->max_connections > 0)
+    /* Connections over max_connections still get a thread for long enough to be told 503;
+     * libmicrohttpd refuses outright only past this headroom, which bounds those threads. */
+    if (cfg->max_connections > 0) {
+        unsigned headroom = cfg->max_connections / 4 > 64 ? cfg->max_connections / 4 : 64;
         opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
-                                                 (intptr_t)cfg->max_connections, NULL};
+                                                 (intptr_t)(cfg->max_connections + headroom), NULL};
+    }
     if (cfg->read_timeout_s > 0)
         opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
                                                  (intptr_t)cfg->read_timeout_s, NULL};
@@ -821,8 +864,9 @@ enum gptoss_status http_server_create(const struct http_config *cfg,
     s->daemon = MHD_start_daemon(
         flags, /*port=*/0, /*apc=*/NULL, /*apc_cls=*/NULL, http_on_request, s,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, http_on_mhd_log, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, s, MHD_OPTION_EXTERNAL_LOGGER,
+        http_on_mhd_log, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+        MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (s->daemon == NULL) {
         /* libmicrohttpd closes the socket on most of its failure paths, so it is not closed
          * here: a leaked descriptor on a start-up failure beats closing someone else's. */

@@ -14,8 +14,12 @@
  *                server shutting down)
  *   logging      one access-log line per request through base/log.h unless cfg->quiet
  *
- * Every response carries "Access-Control-Allow-Origin: *", as vLLM's does. Keep-alive,
- * pipelining, header limits (431) and chunked transfer are libmicrohttpd's.
+ *   limits       a connection opened over cfg->max_connections gets 503 (Retry-After, then
+ *                closed) for its request; libmicrohttpd refuses outright only past a headroom
+ *                above that (a quarter more, at least 64)
+ *   CORS         Access-Control-Allow-Origin only for cfg->allowed_origins
+ *
+ * Keep-alive, pipelining, header limits (431) and chunked transfer are libmicrohttpd's.
  */
 #ifndef GPTOSS_SERVER_HTTP_H
 #define GPTOSS_SERVER_HTTP_H
@@ -33,7 +37,7 @@ struct http_exchange; /* one request and its response; lives on its connection's
 struct http_config {
     const char *host;            /* address or name to listen on: "127.0.0.1", "0.0.0.0", "::" */
     uint16_t port;               /* 0: an ephemeral port (see http_server_port) */
-    unsigned max_connections;    /* open connections at most; 0: libmicrohttpd's default */
+    unsigned max_connections;    /* open connections served; more get 503; 0: no limit */
     unsigned read_timeout_s;     /* idle seconds before a connection that is sending nothing (or
                                     not reading a response) is closed; 0: never */
     size_t max_body_bytes;       /* larger request bodies get 413 */

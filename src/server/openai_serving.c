@@ -438,6 +438,51 @@ static void job_set_params(struct job *j, const struct openai_params *params)
     j->params.model = NULL;
 }
 
+/* --log-requests: one line per prompt with its text (as the model sees it, special tokens
+ * included, escaped onto one line, cut at --max-log-len bytes) and the sampling parameters.
+ * Without the flag prompts are never logged; keys never are. */
+static void log_request(const struct job *j, const uint32_t *ids, size_t n_ids, uint32_t max_tokens)
+{
+    const struct server *s = j->s;
+    if (!s->cfg.log_requests)
+        return;
+    struct buf text, line;
+    buf_init(&text);
+    buf_init(&line);
+    tokenizer_decode(s->tok, ids, n_ids, /*skip_special=*/false, &text);
+    size_t keep = text.len;
+    if (s->cfg.max_log_len > 0 && keep > s->cfg.max_log_len) {
+        keep = s->cfg.max_log_len;
+        while (keep > 0 && ((unsigned char)text.data[keep] & 0xc0) == 0x80)
+            keep--; /* not inside a UTF-8 sequence */
+    }
+    for (size_t i = 0; i < keep; i++) {
+        unsigned char c = (unsigned char)text.data[i];
+        if (c == '\n')
+            buf_append(&line, "\\n", 2);
+        else if (c == '"' || c == '\\')
+            buf_printf(&line, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            buf_printf(&line, "\\x%02x", c);
+        else
+            buf_append(&line, (const char *)&c, 1);
+    }
+    char seed[32] = "none";
+    if (j->params.has_seed)
+        snprintf(seed, sizeof(seed), "%llu", (unsigned long long)j->params.seed);
+    const struct sampling_params *sp = &j->params.sampling;
+    log_info("%s: prompt (%zu tokens): \"%.*s\"%s; n %u, max_tokens %u, temperature %g, top_p %g, "
+             "top_k %u, min_p %g, presence_penalty %g, frequency_penalty %g, repetition_penalty "
+             "%g, seed %s, stream %s",
+             j->id, n_ids, (int)line.len, line.data ? line.data : "",
+             keep < text.len ? " (cut)" : "", j->params.n, max_tokens, (double)sp->temperature,
+             (double)sp->top_p, sp->top_k, (double)sp->min_p, (double)sp->presence_penalty,
+             (double)sp->frequency_penalty, (double)sp->repetition_penalty, seed,
+             j->params.stream ? "yes" : "no");
+    buf_deinit(&text);
+    buf_deinit(&line);
+}
+
 /* Submits choice i for `prompt`. Holds the job's lock. */
 static enum gptoss_status job_submit(struct job *j, uint32_t i, const uint32_t *prompt,
                                      uint32_t n_prompt, uint32_t max_tokens,
@@ -709,6 +754,7 @@ void server_handle_chat(void *ctx, struct http_exchange *ex)
         job_unref_locked(j);
         goto done;
     }
+    log_request(j, ids.data, ids.len, max_tokens);
     pthread_mutex_lock(&j->lock);
     for (uint32_t i = 0; i < j->n_choices && st == GPTOSS_OK; i++) {
         struct openai_output_options oo;
@@ -831,6 +877,7 @@ void server_handle_completions(void *ctx, struct http_exchange *ex)
             job_unref_locked(j);
             goto done;
         }
+        log_request(j, ids.data, ids.len, max_tokens);
         for (uint32_t i = 0; i < params.n && st == GPTOSS_OK; i++) {
             struct choice *c = &j->choices[p * params.n + i];
             tokenizer_stream_init(&c->ts, s->tok, /*skip_special=*/true);

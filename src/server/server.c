@@ -45,6 +45,7 @@ void server_config_init(struct server_config *cfg)
     cfg->max_num_batched_tokens = 512;
     cfg->enable_prefix_caching = true;
     cfg->log_stats = true;
+    cfg->public_endpoints = GPTOSS_PUBLIC_ALL;
     cfg->max_n = 16;
     cfg->max_queued_requests = 1024;
     cfg->max_body_bytes = 32u << 20;
@@ -582,6 +583,17 @@ enum gptoss_status server_run(const struct server_config *cfg, volatile sig_atom
     size_t n_api = sizeof(routes) / sizeof(routes[0]), n_routes = n_api;
     s->routes = xcalloc(n_api + webui_n_assets, sizeof(*s->routes));
     memcpy(s->routes, routes, sizeof(routes));
+    static const struct {
+        const char *path;
+        unsigned bit;
+    } openable[] = {{"/health", GPTOSS_PUBLIC_HEALTH},
+                    {"/version", GPTOSS_PUBLIC_VERSION},
+                    {"/metrics", GPTOSS_PUBLIC_METRICS},
+                    {"/status", GPTOSS_PUBLIC_STATUS}};
+    for (size_t i = 0; i < n_api; i++)
+        for (size_t k = 0; k < sizeof(openable) / sizeof(openable[0]); k++)
+            if (strcmp(s->routes[i].path, openable[k].path) == 0)
+                s->routes[i].public_ = (cfg->public_endpoints & openable[k].bit) != 0;
     for (size_t i = 0; cfg->webui && i < webui_n_assets; i++)
         s->routes[n_routes++] =
             (struct http_route){"GET", webui_assets[i].path, handle_webui, true};

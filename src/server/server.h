@@ -22,7 +22,10 @@ struct server_config {
     uint16_t port;
     const char *const *api_keys;
     size_t n_api_keys;
-    uint32_t max_model_len; /* 0: min(the model's context, 8192) */
+    unsigned public_endpoints; /* GPTOSS_PUBLIC_* bits: routes open without a key */
+    bool log_requests;         /* log each request's prompt and parameters */
+    uint32_t max_log_len;      /* prompt bytes per logged request; 0: all */
+    uint32_t max_model_len;    /* 0: min(the model's context, 8192) */
     uint32_t max_num_seqs;
     uint32_t max_num_batched_tokens;
     uint64_t kv_cache_bytes; /* 0: a share of available memory */

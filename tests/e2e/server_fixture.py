@@ -73,6 +73,10 @@ class Server:
         self.args = [gptoss_bin, "serve", *model_flags, "--host", "127.0.0.1",
                      "--port", str(self.port), *flags]
         self.env = dict(os.environ, **(env or {}))
+        # With --public-endpoints, /health and /metrics may need the key: the fixture's own
+        # readiness and metrics requests carry the first --api-key.
+        self.own_headers = {"Authorization": f"Bearer {flags[flags.index('--api-key') + 1]}"} \
+            if "--api-key" in flags else {}
         self.proc = None
         self.health_statuses = []  # what /health answered while the server was starting
 
@@ -88,7 +92,8 @@ class Server:
                 raise ServerError(f"gptoss serve exited with {self.proc.returncode} while "
                                   f"starting:\n{self.stderr()}")
             try:
-                status, _, body = self.request("GET", "/health", timeout=5)
+                status, _, body = self.request("GET", "/health", headers=self.own_headers,
+                                               timeout=5)
             except OSError:
                 time.sleep(0.05)
                 continue
@@ -165,7 +170,7 @@ class Server:
         return status, json.loads(data)
 
     def metrics_text(self):
-        status, _, data = self.request("GET", "/metrics", timeout=30)
+        status, _, data = self.request("GET", "/metrics", headers=self.own_headers, timeout=30)
         assert status == 200
         return data.decode()
 

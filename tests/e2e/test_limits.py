@@ -110,3 +110,27 @@ def test_bad_limit_flags(gptoss_bin, flag, value, message):
     r = subprocess.run([gptoss_bin, "serve", "--model", "/nonexistent", flag, value],
                        capture_output=True, timeout=60)
     assert r.returncode != 0 and message in r.stderr.decode(), r.stderr.decode()
+
+
+def test_max_connections_answers_503(gptoss_bin, srv, tmp_path):
+    """A connection over --max-connections gets 503 with Retry-After and OpenAI's error body
+    (then is closed), not a refused or silently dropped connection; once the others close,
+    requests are served again."""
+    with serving(gptoss_bin, srv.model, "--max-model-len", 1024, "--kv-cache-memory", "64M",
+                 "--max-connections", 4, log_dir=tmp_path, name="max-connections") as s:
+        held = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(4)]
+        try:
+            time.sleep(0.3)  # the server has taken all four
+            status, headers, body = s.request("POST", CHAT, chat())
+            assert_error(status, body, 503)
+            assert headers.get("retry-after") == "1" and headers.get("connection") == "close"
+            assert "--max-connections" in json.loads(body)["error"]["message"] or \
+                "too many open connections" in json.loads(body)["error"]["message"]
+        finally:
+            for h in held:
+                h.close()
+        deadline = time.monotonic() + 10
+        while s.request("GET", "/health")[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        status, _, body = s.request("POST", CHAT, chat())
+        assert status == 200, body

@@ -818,8 +818,9 @@ def test_body_too_large(server):
 @pytest.fixture(scope="module")
 def auth_server(gptoss_bin, checkpoint, log_dir, tmp_path_factory):
     keys = tmp_path_factory.mktemp("keys") / "keys.txt"
-    keys.write_text("sk-file-1\n\n  \nsk-file-2\r\n")
-    with serving(gptoss_bin, checkpoint, "--api-key", "sk-flag", "--api-key-file", keys,
+    keys.write_text("# keys, one per line\nsk-file-1\n\n  \n  sk-file-2 \r\n")
+    with serving(gptoss_bin, checkpoint, "--api-key", "sk-flag", "--api-key", "sk-flag-2",
+                 "--api-key-file", keys,
                  "--served-model-name", "my-served-model", "--max-model-len", 256,
                  "--kv-cache-memory", "16M", "--max-num-seqs", 4, "--date", DATE,
                  log_dir=log_dir, name="auth") as srv:
@@ -845,12 +846,16 @@ def test_api_key_required(auth_server):
     with pytest.raises(openai.AuthenticationError):
         bad.models.list()
     bad.close()
+    for not_a_key in ("# keys, one per line", "sk-file", "sk-flag-22", ""):
+        status, _, data = auth_server.request("GET", "/v1/models",
+                                              headers={"Authorization": "Bearer " + not_a_key})
+        assert status == 401, not_a_key
     # Health, version and metrics stay open.
     for path in ("/health", "/version", "/metrics"):
         assert auth_server.request("GET", path)[0] == 200, path
 
 
-@pytest.mark.parametrize("key", ["sk-flag", "sk-file-1", "sk-file-2"])
+@pytest.mark.parametrize("key", ["sk-flag", "sk-flag-2", "sk-file-1", "sk-file-2"])
 def test_api_key_accepted(auth_server, key):
     c = OpenAI(base_url=auth_server.base_url, api_key=key, max_retries=0, timeout=300)
     try:
