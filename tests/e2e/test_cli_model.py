@@ -3,6 +3,7 @@
 One tiny random checkpoint is written per session; the tests check the command-line contract
 (flags, exit codes, one-line errors) and repeatability, not what random weights say.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -134,6 +135,25 @@ def absurd_config(path):
     (path / "config.json").write_text(text)
 
 
+def absurd_experts(path):
+    text = (path / "config.json").read_text().replace('"num_local_experts": 8',
+                                                      '"num_local_experts": 1000000000000')
+    assert "1000000000000" in text
+    (path / "config.json").write_text(text)
+
+
+def tokenizer_bad_ranks(path):
+    tok = json.loads((path / "tokenizer.json").read_text())
+    tok["model"]["vocab"]["#"] = tok["model"]["vocab"]["!"]  # two tokens, one rank
+    (path / "tokenizer.json").write_text(json.dumps(tok))
+
+
+def tokenizer_rank_out_of_range(path):
+    tok = json.loads((path / "tokenizer.json").read_text())
+    tok["model"]["vocab"]["#"] = 1 << 40
+    (path / "tokenizer.json").write_text(json.dumps(tok))
+
+
 def no_weights(path):
     os.remove(path / "model.safetensors")
 
@@ -144,6 +164,9 @@ def no_weights(path):
     (bad_config, "config.json"),
     (absurd_config, "num_hidden_layers"),
     (no_weights, "model.safetensors"),
+    (absurd_experts, "num_local_experts"),
+    (tokenizer_bad_ranks, "tokenizer.json"),
+    (tokenizer_rank_out_of_range, "tokenizer.json"),
 ])
 def test_broken_checkpoint_is_one_line(gptoss_bin, tiny, tmp_path, edit, message):
     path = broken_copy(tiny, tmp_path, edit)
