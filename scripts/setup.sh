@@ -41,8 +41,12 @@ gptoss_apt_install() {
 gptoss_build() {
     local dir="$1" type="$2"
     shift 2
-    cmake -S "$GPTOSS_ROOT" -B "$GPTOSS_ROOT/$dir" -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null
-    cmake --build "$GPTOSS_ROOT/$dir" -j"$(nproc)"
+    # CMake options, then optionally "--target T..." to build only those targets.
+    local opts=() targets=()
+    while [ $# -gt 0 ] && [ "$1" != "--target" ]; do opts+=("$1"); shift; done
+    [ $# -gt 0 ] && { shift; targets=(--target "$@"); }
+    cmake -S "$GPTOSS_ROOT" -B "$GPTOSS_ROOT/$dir" -DCMAKE_BUILD_TYPE="$type" "${opts[@]}" >/dev/null
+    cmake --build "$GPTOSS_ROOT/$dir" -j"$(nproc)" "${targets[@]}"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -23,7 +23,7 @@ START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 60
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "LeakSanitizer",
-                   "runtime error:", "ERROR: ThreadSanitizer")
+                   "runtime error:", "ERROR: ThreadSanitizer", "WARNING: ThreadSanitizer")
 
 
 def free_port():

@@ -896,8 +896,9 @@ def test_batching_invariance(client, server, model_name):
     prompts = batch_prompts(16, "topic")
 
     def ask(p):
+        # Long enough (12 steps) that the watcher below sees the batch even on a busy machine.
         r = client.chat.completions.create(model=model_name, messages=messages(p),
-                                           max_tokens=3, temperature=0)
+                                           max_tokens=12, temperature=0)
         return r.choices[0].message.model_dump(), r.choices[0].finish_reason, (
             r.usage.prompt_tokens, r.usage.completion_tokens)
 
@@ -908,7 +909,7 @@ def test_batching_invariance(client, server, model_name):
         while not done.is_set():
             m = server.metrics()
             peak[0] = max(peak[0], metric_value(m, "vllm:num_requests_running"))
-            time.sleep(0.02)
+            time.sleep(0.005)
 
     watcher = threading.Thread(target=watch)
     watcher.start()
