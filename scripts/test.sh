@@ -34,7 +34,9 @@ for isa in avx2 generic; do
 done
 
 stage "unit and end-to-end tests under AddressSanitizer + UBSan"
-gptoss_build build-asan Debug -DGPTOSS_SANITIZE=address,undefined
+# -O1, as ASan's authors advise: every check stays, and the model's kernels run ~1.5x faster
+# than at -O0, which keeps CI within its time.
+gptoss_build build-asan Debug -DGPTOSS_SANITIZE=address,undefined "-DCMAKE_C_FLAGS_DEBUG=-g -O1"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure
 ASAN_OPTIONS=detect_leaks=1 GPTOSS_BIN=build-asan/gptoss GPTOSS_DEMO_EVAL_LIMIT=40 \
